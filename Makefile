@@ -26,3 +26,22 @@ test: install check-generated
 
 lint: install
 	$(VENV)/bin/ruff check generator mock_server contract_tests tests
+
+# Generation benchmark (bench/bench_generate.py): ours against three competitors
+# on ../shared/reference/launchdarkly-openapi.yaml. Each competitor gets its own
+# venv (.venv-bench-<tool>), built once from its hashed lock file
+# bench/requirements-bench-<tool>.txt (compiled from the .in beside it):
+# fastapi-code-generator pins datamodel-code-generator<0.66, which conflicts
+# with the project's 0.89.0, so the tools cannot share one venv.
+BENCH_TOOLS := datamodel-codegen fastapi-codegen openapi-python-client
+BENCH_VENVS := $(foreach t,$(BENCH_TOOLS),.venv-bench-$(t)/.installed)
+RUNS ?= 3
+
+.venv-bench-%/.installed: bench/requirements-bench-%.txt
+	rm -rf .venv-bench-$*
+	$(PYTHON) -m venv .venv-bench-$*
+	.venv-bench-$*/bin/pip install --quiet --require-hashes --no-deps -r $<
+	touch $@
+
+bench-generate: install $(BENCH_VENVS)
+	$(PY) bench/bench_generate.py --runs $(RUNS)

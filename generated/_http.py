@@ -1,0 +1,317 @@
+"""Client-side runtime of the generated package: requests, 429 retries, typed responses.
+
+Copied verbatim by the generator (not rendered): paths, methods and response models come from
+``operations.py`` and ``models.py``. Needs httpx and pydantic only, not FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import itertools
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from . import models
+from .operations import MODEL_NAMES, OPERATIONS
+
+__all__ = ["ApiResponse", "AsyncClientBase", "SyncClientBase", "UnexpectedStatus"]
+
+T = TypeVar("T")
+_JITTER = 0.25  # seconds, at most, added to each 429 wait
+_EXCERPT = 200
+
+
+class UnexpectedStatus(Exception):
+    """``ApiResponse.value`` was asked for, but the status is not the documented success."""
+
+    def __init__(self, operation_id: str, status_code: int, excerpt: str) -> None:
+        self.operation_id = operation_id
+        self.status_code = status_code
+        super().__init__(f"{operation_id}: HTTP {status_code}: {excerpt}")
+
+
+class ApiResponse(Generic[T]):
+    """A response: raw parts plus ``parsed``, the documented model for its status or None."""
+
+    __slots__ = ("_secrets", "content", "headers", "operation_id", "parsed", "status_code",
+                 "success_status")
+
+    def __init__(
+        self,
+        operation_id: str,
+        status_code: int,
+        headers: httpx.Headers,
+        content: bytes,
+        parsed: Any,
+        success_status: int,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.operation_id = operation_id
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.parsed = parsed
+        self.success_status = success_status
+        self._secrets = secrets
+
+    def json(self) -> Any:
+        """The body as JSON (raises ValueError if it is not)."""
+        return json.loads(self.content)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is the operation's documented success status."""
+        return self.status_code == self.success_status
+
+    @property
+    def value(self) -> T:
+        """The success body (model, plain JSON value or None); else raises UnexpectedStatus."""
+        if not self.ok:
+            excerpt = self.content[:_EXCERPT].decode("utf-8", "replace")
+            for secret in self._secrets:
+                excerpt = excerpt.replace(secret, "***")
+            raise UnexpectedStatus(self.operation_id, self.status_code, excerpt)
+        if self.parsed is not None or not self.content:
+            return self.parsed  # type: ignore[no-any-return]
+        return self.json()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"ApiResponse({self.operation_id!r}, status_code={self.status_code})"
+
+
+class _Secret:
+    """Holds the token so that no repr, str or traceback shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _retry_after(headers: httpx.Headers) -> float:
+    """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-Ratelimit-Reset``
+    (epoch milliseconds), else one second."""
+    value = headers.get("retry-after", "").strip()
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            try:
+                return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                pass
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    try:
+        return float(reset) / 1000 - time.time()
+    except ValueError:
+        return 1.0
+
+
+class _ClientCore:
+    def __init__(
+        self, token: str | None, max_retries: int, max_retry_wait: float
+    ) -> None:
+        self._token = _Secret(token) if token else None
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self._random = random.Random()
+
+    def _build(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        operation_id: str,
+        path: Mapping[str, object],
+        query: Mapping[str, object],
+        header: Mapping[str, object],
+        cookie: Mapping[str, object],
+        body: object,
+        content_type: str | None,
+    ) -> httpx.Request:
+        operation = OPERATIONS[operation_id]
+        url = operation.path
+        for name, value in path.items():
+            url = url.replace("{" + name + "}", quote(_text(value), safe=""))
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            (name, _text(item))
+            for name, value in query.items()
+            for item in (value if isinstance(value, (list, tuple)) else [value])
+            if item is not None
+        ]
+        headers = {name: _text(value) for name, value in header.items() if value is not None}
+        if self._token is not None:
+            headers["Authorization"] = self._token.value
+        cookies = "; ".join(f"{k}={_text(v)}" for k, v in cookie.items() if v is not None)
+        if cookies:
+            headers["Cookie"] = cookies
+        content: bytes | None = None
+        if body is not None and content_type is not None:
+            headers["Content-Type"] = content_type
+            content = _encode(body)
+        return http.build_request(operation.method, url, params=params, headers=headers,
+                                  content=content)
+
+    def _retry_delay(self, response: httpx.Response, attempt: int, waited: float) -> float | None:
+        if response.status_code != 429 or attempt >= self.max_retries:
+            return None
+        delay = max(0.0, _retry_after(response.headers)) + self._random.uniform(0, _JITTER)
+        return delay if waited + delay <= self.max_retry_wait else None
+
+    def _response(self, operation_id: str, response: httpx.Response) -> ApiResponse[Any]:
+        operation = OPERATIONS[operation_id]
+        schema_name = operation.response_schemas.get(response.status_code)
+        class_name = MODEL_NAMES.get(schema_name) if schema_name else None
+        parsed: Any = None
+        if class_name is not None and response.content:
+            model: type[BaseModel] = getattr(models, class_name)
+            try:
+                parsed = model.model_validate_json(response.content)
+            except ValidationError:
+                parsed = None
+        secrets = (self._token.value,) if self._token is not None else ()
+        return ApiResponse(operation_id, response.status_code, response.headers,
+                           response.content, parsed, operation.success_status, secrets)
+
+
+def _encode(body: object) -> bytes:
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return json.dumps(body, default=to_jsonable_python, separators=(",", ":")).encode()
+
+
+class SyncClientBase(_ClientCore):
+    """Synchronous transport and retry loop under the generated ``Client``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(token, max_retries, max_retry_wait)
+        self._http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
+                                  headers=dict(headers or {}))
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def _call(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        header: Mapping[str, object] | None = None,
+        cookie: Mapping[str, object] | None = None,
+        body: object = None,
+        content_type: str | None = None,
+    ) -> ApiResponse[Any]:
+        request = self._build(self._http, operation_id, path or {}, query or {}, header or {},
+                              cookie or {}, body, content_type)
+        waited = 0.0
+        for attempt in itertools.count():
+            response = self._http.send(request)
+            delay = self._retry_delay(response, attempt, waited)
+            if delay is None:
+                return self._response(operation_id, response)
+            response.close()
+            self._sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
+
+
+class AsyncClientBase(_ClientCore):
+    """Asynchronous transport and retry loop under the generated ``AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(token, max_retries, max_retry_wait)
+        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout,
+                                       headers=dict(headers or {}))
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    async def _call(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        header: Mapping[str, object] | None = None,
+        cookie: Mapping[str, object] | None = None,
+        body: object = None,
+        content_type: str | None = None,
+    ) -> ApiResponse[Any]:
+        request = self._build(self._http, operation_id, path or {}, query or {}, header or {},
+                              cookie or {}, body, content_type)
+        waited = 0.0
+        for attempt in itertools.count():
+            response = await self._http.send(request)
+            delay = self._retry_delay(response, attempt, waited)
+            if delay is None:
+                return self._response(operation_id, response)
+            await response.aclose()
+            await self._sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"

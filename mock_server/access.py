@@ -1,0 +1,159 @@
+"""ASGI middleware: access tokens, per-token rate limits, body size, no tracebacks.
+
+In order: no or unknown ``Authorization`` token -> 401; over the token's
+rate limit -> 429 with ``Retry-After``; a reader token on a write method,
+or a token not granted the path's project -> 403; a body over the size
+limit -> 400. Refused requests never reach the application, so they change
+nothing. Every response to a known token carries
+``X-Ratelimit-Global-Remaining`` and ``X-Ratelimit-Reset`` (epoch ms).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .config import Config
+from .ratelimit import Decision, FixedWindowLimiter
+from .responses import send_error
+
+__all__ = ["ADMIN_PREFIX", "AccessControl"]
+
+log = logging.getLogger(__name__)
+
+ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ADMIN_PREFIX = "/_admin/"
+PUBLIC_PATHS = frozenset({"/openapi.json"})  # the contract itself, as LaunchDarkly serves its own
+_PROJECT_PATH = re.compile(r"^/api/v2/(?:segments|flags|users)/([^/]+)")
+
+
+def _token(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            token = value.decode("latin-1").strip()
+            if token.lower().startswith("bearer "):
+                token = token[7:].strip()
+            return token or None
+    return None
+
+
+def _content_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _rate_headers(decision: Decision | None) -> list[tuple[bytes, bytes]]:
+    if decision is None:
+        return []
+    return [
+        (b"x-ratelimit-global-remaining", str(decision.remaining).encode()),
+        (b"x-ratelimit-reset", str(decision.reset_ms).encode()),
+    ]
+
+
+class AccessControl:
+    def __init__(self, app: ASGIApp, config: Config, limiter: FixedWindowLimiter) -> None:
+        self.app = app
+        self.config = config
+        self.limiter = limiter
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or (
+            scope.get("path") in PUBLIC_PATHS and scope.get("method") in ("GET", "HEAD")
+        ):
+            await self.app(scope, receive, send)
+            return
+        token = _token(scope)
+        grant = self.config.tokens.get(token) if token is not None else None
+        if token is None or grant is None:
+            message = "no access token" if token is None else "unknown access token"
+            await send_error(send, 401, "unauthorized", f"{message} in the Authorization header")
+            return
+        path: str = scope.get("path", "")
+        decision = None if path.startswith(ADMIN_PREFIX) else self.limiter.hit(token)
+        headers = _rate_headers(decision)
+        if decision is not None and not decision.allowed:
+            await send_error(
+                send, 429, "rate_limited",
+                f"rate limit of {self.limiter.limit} requests per 10 seconds exceeded;"
+                f" retry after {decision.retry_after_s} s",
+                [(b"retry-after", str(decision.retry_after_s).encode()), *headers],
+            )
+            return
+        method = scope.get("method", "GET").upper()
+        if method in WRITE_METHODS and not grant.can_write:
+            await send_error(send, 403, "forbidden", "this access token is read-only", headers)
+            return
+        match = _PROJECT_PATH.match(path)
+        if match and not grant.grants(match.group(1)):
+            await send_error(
+                send, 403, "forbidden",
+                f"this access token is not granted project {match.group(1)!r}", headers,
+            )
+            return
+        receive = await self._bounded_body(scope, receive, send, headers)
+        if receive is None:
+            return
+        await self._call_app(scope, receive, send, headers)
+
+    async def _bounded_body(self, scope: dict[str, Any], receive: Any, send: Any,
+                            headers: list[tuple[bytes, bytes]]) -> Any:
+        """Read the whole body up to the limit; ``None`` once a 400 has been sent."""
+        limit = self.config.limits.max_body_bytes
+        too_big = f"the request body exceeds {limit} bytes"
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await send_error(send, 400, "invalid_request", too_big, headers)
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive  # disconnected: let the app see it
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await send_error(send, 400, "invalid_request", too_big, headers)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message: dict[str, Any] = await receive()
+            return message
+
+        return replay
+
+    async def _call_app(self, scope: dict[str, Any], receive: Any, send: Any,
+                        headers: list[tuple[bytes, bytes]]) -> None:
+        started = False
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": [*message.get("headers", ()), *headers]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:  # the last line of defence: an error body, never a traceback
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await send_error(send, 500, "internal_error", "the mock server failed", headers)

@@ -1,0 +1,41 @@
+"""Domain errors: an HTTP status, one of the API's error codes, a message."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DomainError",
+    "InstructionFailed",
+    "conflict",
+    "invalid_request",
+    "not_found",
+]
+
+
+class DomainError(Exception):
+    """A request-level failure; the adapter turns it into ``{code, message}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class InstructionFailed(Exception):
+    """One semantic-patch instruction cannot be applied; it changed nothing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def invalid_request(message: str) -> DomainError:
+    return DomainError(400, "invalid_request", message)
+
+
+def not_found(message: str) -> DomainError:
+    return DomainError(404, "not_found", message)
+
+
+def conflict(message: str) -> DomainError:
+    return DomainError(409, "conflict", message)

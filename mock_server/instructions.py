@@ -1,0 +1,77 @@
+"""Reading semantic-patch instructions against the operation metadata.
+
+Which kinds an operation accepts and which parameters each kind needs come
+from ``generated.operations`` (``OPERATIONS[op].instructions``); this module
+only checks an instruction against such a mapping and says what the kind
+does (``add``/``update``/``remove``, from its name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .errors import InstructionFailed
+
+__all__ = ["KindSpec", "Kinds", "action_of", "check_instruction", "version_refers_to_resource"]
+
+INTEGER_FIELDS = ("value", "version")
+STRING_FIELDS = (
+    "kind", "userKey", "contextKey", "contextKind", "targetType", "variationId", "flagKey",
+)
+INT64_MAX = 2**63 - 1
+
+
+class KindSpec(Protocol):
+    """What ``generated.operations.InstructionKind`` provides."""
+
+    required: Sequence[str]
+    optional: Sequence[str]
+    version_of: str | None
+
+
+Kinds = Mapping[str, KindSpec]
+
+
+def action_of(kind: str) -> str:
+    for action in ("add", "update", "remove"):
+        if kind.startswith(action):
+            return action
+    raise InstructionFailed(f"instruction kind {kind!r} is not supported by the mock server")
+
+
+def version_refers_to_resource(spec: KindSpec) -> bool:
+    """True when ``version`` is the segment's version (seed 000), not the schedule's."""
+    return getattr(spec, "version_of", None) in ("segment", "resource", "flag")
+
+
+def check_instruction(instruction: Any, kinds: Kinds) -> tuple[str, KindSpec]:
+    """The instruction's kind and its metadata; :class:`InstructionFailed` if unusable."""
+    if not isinstance(instruction, dict):
+        raise InstructionFailed("the instruction is not an object")
+    kind = instruction.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise InstructionFailed("the instruction has no kind")
+    spec = kinds.get(kind)
+    if spec is None:
+        accepted = ", ".join(sorted(kinds))
+        raise InstructionFailed(f"unknown instruction kind {kind!r}; this endpoint accepts {accepted}")
+    for name in getattr(spec, "required", ()):
+        if instruction.get(name) is None:
+            raise InstructionFailed(f"{kind} needs {name}")
+    for name in INTEGER_FIELDS:
+        value = instruction.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not -INT64_MAX - 1 <= value <= INT64_MAX
+        ):
+            raise InstructionFailed(f"{name} must be a 64-bit integer")
+    for name in STRING_FIELDS:
+        value = instruction.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InstructionFailed(f"{name} must be a string")
+    values = instruction.get("values")
+    if values is not None and (
+        not isinstance(values, list) or not all(isinstance(v, str) for v in values)
+    ):
+        raise InstructionFailed("values must be an array of strings")
+    return kind, spec

@@ -1,0 +1,262 @@
+"""The mock server's operations over plain data: one transaction per request.
+
+Every method resolves the project and environment against the
+configuration (404 naming what is unknown), applies due schedules first
+(:func:`~mock_server.expiry.expire_due`), and returns JSON-ready dicts. No
+HTTP here: :mod:`mock_server.backend` adapts these methods to the generated
+``Backend`` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import expiring, flags, segments
+from .clock import Clock
+from .config import Config, Project
+from .errors import invalid_request, not_found
+from .expiry import expire_due
+from .instructions import Kinds
+from .store import FlagRecord, SegmentRecord, Store, Tx
+
+__all__ = ["MockService"]
+
+JSON_PATCH = "json-patch"
+SEMANTIC_PATCH = "semantic-patch"
+
+
+class _DryRun(Exception):
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+class MockService:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    # transactions ----------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Tx, int]]:
+        now = self.clock.now_ms()
+        with self.store.write() as tx:
+            expire_due(tx, now, self.config.projects)
+            yield tx, now
+
+    @contextmanager
+    def _read(self) -> Iterator[tuple[Tx, int]]:
+        now = self.clock.now_ms()
+        with self.store.read() as tx:
+            due = tx.has_due(now)
+            if not due:
+                yield tx, now
+        if due:
+            with self.store.write() as tx:
+                expire_due(tx, now, self.config.projects)
+            with self.store.read() as tx:
+                yield tx, now
+
+    # scope -----------------------------------------------------------------
+
+    def _project(self, project_key: str) -> Project:
+        project = self.config.projects.get(project_key)
+        if project is None:
+            raise not_found(f"unknown project {project_key!r}")
+        return project
+
+    def _env(self, project_key: str, env_key: str) -> Project:
+        project = self._project(project_key)
+        if env_key not in project.environments:
+            raise not_found(f"unknown environment {env_key!r} in project {project_key!r}")
+        return project
+
+    def _check_count(self, count: int, what: str = "instructions") -> None:
+        limit = self.config.limits.max_instructions
+        if count > limit:
+            raise invalid_request(f"too many {what}: {count} (the limit is {limit} per request)")
+
+    @staticmethod
+    def _segment(tx: Tx, project: str, env: str, key: str) -> SegmentRecord:
+        record = tx.get_segment(project, env, key)
+        if record is None:
+            raise not_found(f"unknown segment {key!r} in project {project!r}, environment {env!r}")
+        return record
+
+    @staticmethod
+    def _flag(tx: Tx, project: str, key: str) -> FlagRecord:
+        record = tx.get_flag(project, key)
+        if record is None:
+            raise not_found(f"unknown flag {key!r} in project {project!r}")
+        return record
+
+    def _instructions(self, body: Any) -> list[Any]:
+        instructions = body.get("instructions") if isinstance(body, dict) else None
+        if not isinstance(instructions, list):
+            raise invalid_request("the body needs an instructions array")
+        self._check_count(len(instructions))
+        return instructions
+
+    # segments --------------------------------------------------------------
+
+    def post_segment(self, project: str, env: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._env(project, env)
+        with self._write() as (tx, now):
+            record = segments.create_segment(tx, now, project, env, body)
+            return segments.segment_view(tx, record)
+
+    def get_segment(self, project: str, env: str, key: str) -> dict[str, Any]:
+        self._env(project, env)
+        with self._read() as (tx, _):
+            return segments.segment_view(tx, self._segment(tx, project, env, key))
+
+    def patch_segment(
+        self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        self._env(project, env)
+        form, payload = self._patch_form(body)
+
+        def change(tx: Tx, now: int) -> dict[str, Any]:
+            record = self._segment(tx, project, env, key)
+            if form == SEMANTIC_PATCH:
+                segments.patch_segment_semantic(tx, now, record, payload, kinds)
+            else:
+                segments.patch_segment_json(tx, now, record, payload)
+            return segments.segment_view(tx, record)
+
+        return self._maybe_dry(change, dry_run)
+
+    def delete_segment(self, project: str, env: str, key: str) -> None:
+        self._env(project, env)
+        with self._write() as (tx, _):
+            self._segment(tx, project, env, key)
+            tx.delete_segment(project, env, key)
+
+    # flags -----------------------------------------------------------------
+
+    def post_flag(self, project_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        project = self._project(project_key)
+        with self._write() as (tx, now):
+            record = flags.create_flag(tx, now, project, body)
+            return flags.flag_view(tx, project, record)
+
+    def get_flag(self, project_key: str, key: str, env: str | None = None) -> dict[str, Any]:
+        project = self._project(project_key) if env is None else self._env(project_key, env)
+        with self._read() as (tx, _):
+            return flags.flag_view(tx, project, self._flag(tx, project_key, key), env)
+
+    def patch_flag(
+        self, project_key: str, key: str, body: Any, kinds: Kinds, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        project = self._project(project_key)
+        form, payload = self._patch_form(body)
+        env = body.get("environmentKey") if isinstance(body, dict) else None
+        if form == SEMANTIC_PATCH and not isinstance(env, str):
+            raise invalid_request("a semantic patch on a flag needs environmentKey")
+        env_key = env if isinstance(env, str) else ""
+
+        def change(tx: Tx, now: int) -> dict[str, Any]:
+            record = self._flag(tx, project_key, key)
+            if form == SEMANTIC_PATCH:
+                flags.patch_flag_semantic(tx, now, project, record, env_key, payload, kinds)
+            else:
+                flags.patch_flag_json(tx, now, project, record, payload)
+            return flags.flag_view(tx, project, record)
+
+        return self._maybe_dry(change, dry_run)
+
+    def delete_flag(self, project_key: str, key: str) -> None:
+        self._project(project_key)
+        with self._write() as (tx, _):
+            self._flag(tx, project_key, key)
+            tx.delete_flag(project_key, key)
+
+    def _patch_form(self, body: Any) -> tuple[str, list[Any]]:
+        """JSON patch (a bare array or ``{patch}``) or semantic patch (``{instructions}``)."""
+        if isinstance(body, list):
+            operations = body
+        elif isinstance(body, dict) and isinstance(body.get("patch"), list):
+            operations = body["patch"]
+        elif isinstance(body, dict) and "instructions" in body:
+            return SEMANTIC_PATCH, self._instructions(body)
+        else:
+            raise invalid_request(
+                "the body must be a JSON patch (an array, or {patch, comment}) or a semantic"
+                " patch ({instructions})"
+            )
+        self._check_count(len(operations), "patch operations")
+        return JSON_PATCH, operations
+
+    def _maybe_dry(
+        self, change: Callable[[Tx, int], dict[str, Any]], dry_run: bool
+    ) -> dict[str, Any]:
+        try:
+            with self._write() as (tx, now):
+                result = change(tx, now)
+                if dry_run:
+                    raise _DryRun(result)
+                return result
+        except _DryRun as done:
+            return done.result
+
+    # expiring targets ------------------------------------------------------
+
+    def segment_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
+        self._env(project, env)
+        with self._read() as (tx, _):
+            record = self._segment(tx, project, env, key)
+            return {"items": expiring.segment_items(tx, record, users_only=users_only)}
+
+    def patch_segment_schedules(
+        self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
+    ) -> dict[str, Any]:
+        self._env(project, env)
+        instructions = self._instructions(body)
+        with self._write() as (tx, now):
+            record = self._segment(tx, project, env, key)
+            outcome = expiring.patch_segment_schedules(tx, now, record, instructions, kinds)
+            return outcome.rep(expiring.segment_items(tx, record, users_only=users_only))
+
+    def flag_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
+        self._env(project, env)
+        with self._read() as (tx, _):
+            record = self._flag(tx, project, key)
+            return {"items": expiring.flag_items(tx, record, env, users_only=users_only)}
+
+    def patch_flag_schedules(
+        self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
+    ) -> dict[str, Any]:
+        self._env(project, env)
+        instructions = self._instructions(body)
+        with self._write() as (tx, now):
+            record = self._flag(tx, project, key)
+            outcome = expiring.patch_flag_schedules(tx, now, record, env, instructions, kinds)
+            return outcome.rep(expiring.flag_items(tx, record, env, users_only=users_only))
+
+    def user_schedules(self, project: str, env: str, user_key: str) -> dict[str, Any]:
+        self._env(project, env)
+        with self._read() as (tx, _):
+            self._known_user(tx, project, env, user_key)
+            return {"items": expiring.user_items(tx, project, env, user_key)}
+
+    def patch_user_schedules(
+        self, project: str, env: str, user_key: str, body: Any, kinds: Kinds
+    ) -> dict[str, Any]:
+        self._env(project, env)
+        instructions = self._instructions(body)
+        with self._write() as (tx, now):
+            self._known_user(tx, project, env, user_key)
+            outcome = expiring.patch_user_schedules(tx, now, project, env, user_key, instructions, kinds)
+            return outcome.rep(expiring.user_items(tx, project, env, user_key))
+
+    @staticmethod
+    def _known_user(tx: Tx, project: str, env: str, user_key: str) -> None:
+        if not tx.context_known(project, env, "user", user_key):
+            raise not_found(
+                f"unknown user {user_key!r} in project {project!r}, environment {env!r}"
+                " (no flag or segment targets it and it has no scheduled removal)"
+            )

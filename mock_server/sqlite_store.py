@@ -1,0 +1,452 @@
+"""The SQLite implementation of :class:`~mock_server.store.Store`.
+
+A file database runs in WAL mode with one connection per thread; every write
+transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue
+instead of losing updates, and a writer that waits longer than the busy
+timeout gets a 409 ``conflict``. ``:memory:`` uses one connection guarded by
+a lock (an in-memory database cannot be shared between connections).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from .errors import conflict
+from .store import (
+    NO_VARIATION,
+    FlagEnvRecord,
+    FlagRecord,
+    Resource,
+    Schedule,
+    ScheduleRow,
+    SegmentRecord,
+    TargetRow,
+)
+
+__all__ = ["SqliteStore"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (
+    project TEXT NOT NULL, env TEXT NOT NULL, key TEXT NOT NULL,
+    name TEXT NOT NULL, description TEXT, tags TEXT NOT NULL,
+    version INTEGER NOT NULL, creation_date INTEGER NOT NULL, last_modified INTEGER NOT NULL,
+    unbounded INTEGER NOT NULL DEFAULT 0, unbounded_context_kind TEXT,
+    PRIMARY KEY (project, env, key)
+);
+CREATE TABLE IF NOT EXISTS flags (
+    project TEXT NOT NULL, key TEXT NOT NULL,
+    name TEXT NOT NULL, description TEXT NOT NULL, kind TEXT NOT NULL,
+    variations TEXT NOT NULL, tags TEXT NOT NULL, temporary INTEGER NOT NULL,
+    version INTEGER NOT NULL, creation_date INTEGER NOT NULL, extras TEXT NOT NULL,
+    PRIMARY KEY (project, key)
+);
+CREATE TABLE IF NOT EXISTS flag_envs (
+    project TEXT NOT NULL, flag_key TEXT NOT NULL, env TEXT NOT NULL,
+    version INTEGER NOT NULL, last_modified INTEGER NOT NULL,
+    salt TEXT NOT NULL, sel TEXT NOT NULL, is_on INTEGER NOT NULL,
+    PRIMARY KEY (project, flag_key, env)
+);
+CREATE TABLE IF NOT EXISTS targets (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL, project TEXT NOT NULL, env TEXT NOT NULL, owner_key TEXT NOT NULL,
+    slot TEXT NOT NULL, context_kind TEXT NOT NULL, context_key TEXT NOT NULL,
+    variation INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS targets_by_owner ON targets
+    (owner, project, env, owner_key, context_kind, context_key, slot, variation);
+CREATE INDEX IF NOT EXISTS targets_by_context ON targets (project, env, context_kind, context_key);
+CREATE TABLE IF NOT EXISTS schedules (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL, env TEXT NOT NULL, resource_kind TEXT NOT NULL, resource_key TEXT NOT NULL,
+    context_kind TEXT NOT NULL, context_key TEXT NOT NULL,
+    target_type TEXT NOT NULL, variation_id TEXT NOT NULL,
+    version INTEGER NOT NULL, expiration_date INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS schedules_by_target ON schedules
+    (project, env, resource_kind, resource_key, context_kind, context_key, target_type);
+CREATE INDEX IF NOT EXISTS schedules_by_date ON schedules (expiration_date);
+"""
+
+_SCHEDULE_COLUMNS = (
+    "id, project, env, resource_kind, resource_key, context_kind, context_key,"
+    " target_type, variation_id, version, expiration_date"
+)
+
+
+def _schedule(row: tuple[Any, ...]) -> Schedule:
+    return Schedule(
+        id=row[0],
+        resource=Resource(row[3], row[1], row[2], row[4]),
+        context_kind=row[5],
+        context_key=row[6],
+        target_type=row[7],
+        variation_id=row[8],
+        version=row[9],
+        expiration_date=row[10],
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+class SqliteTx:
+    """One transaction; the methods of :class:`~mock_server.store.Tx`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    # segments ------------------------------------------------------------
+
+    def get_segment(self, project: str, env: str, key: str) -> SegmentRecord | None:
+        row = self._c.execute(
+            "SELECT name, description, tags, version, creation_date, last_modified,"
+            " unbounded, unbounded_context_kind FROM segments"
+            " WHERE project = ? AND env = ? AND key = ?",
+            (project, env, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return SegmentRecord(
+            project, env, key, row[0], row[1], json.loads(row[2]), row[3], row[4], row[5],
+            bool(row[6]), row[7],
+        )
+
+    def insert_segment(self, r: SegmentRecord) -> None:
+        self._c.execute(
+            "INSERT INTO segments VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (r.project, r.env, r.key, r.name, r.description, json.dumps(r.tags), r.version,
+             r.creation_date, r.last_modified, int(r.unbounded), r.unbounded_context_kind),
+        )
+
+    def update_segment(self, r: SegmentRecord) -> None:
+        self._c.execute(
+            "UPDATE segments SET name = ?, description = ?, tags = ?, version = ?,"
+            " last_modified = ? WHERE project = ? AND env = ? AND key = ?",
+            (r.name, r.description, json.dumps(r.tags), r.version, r.last_modified,
+             r.project, r.env, r.key),
+        )
+
+    def delete_segment(self, project: str, env: str, key: str) -> None:
+        self._c.execute(
+            "DELETE FROM segments WHERE project = ? AND env = ? AND key = ?", (project, env, key)
+        )
+        self._delete_owned("segment", project, key, env)
+
+    # flags ---------------------------------------------------------------
+
+    def get_flag(self, project: str, key: str) -> FlagRecord | None:
+        row = self._c.execute(
+            "SELECT name, description, kind, variations, tags, temporary, version,"
+            " creation_date, extras FROM flags WHERE project = ? AND key = ?",
+            (project, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return FlagRecord(
+            project, key, row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]),
+            bool(row[5]), row[6], row[7], json.loads(row[8]),
+        )
+
+    def insert_flag(self, r: FlagRecord) -> None:
+        self._c.execute(
+            "INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (r.project, r.key, r.name, r.description, r.kind, json.dumps(r.variations),
+             json.dumps(r.tags), int(r.temporary), r.version, r.creation_date,
+             json.dumps(r.extras)),
+        )
+
+    def update_flag(self, r: FlagRecord) -> None:
+        self._c.execute(
+            "UPDATE flags SET name = ?, description = ?, tags = ?, version = ?"
+            " WHERE project = ? AND key = ?",
+            (r.name, r.description, json.dumps(r.tags), r.version, r.project, r.key),
+        )
+
+    def delete_flag(self, project: str, key: str) -> None:
+        self._c.execute("DELETE FROM flags WHERE project = ? AND key = ?", (project, key))
+        self._c.execute(
+            "DELETE FROM flag_envs WHERE project = ? AND flag_key = ?", (project, key)
+        )
+        self._delete_owned("flag", project, key, None)
+
+    def flag_envs(self, project: str, key: str) -> dict[str, FlagEnvRecord]:
+        rows = self._c.execute(
+            "SELECT env, version, last_modified, salt, sel, is_on FROM flag_envs"
+            " WHERE project = ? AND flag_key = ?",
+            (project, key),
+        ).fetchall()
+        return {r[0]: FlagEnvRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows}
+
+    def put_flag_env(self, project: str, key: str, r: FlagEnvRecord) -> None:
+        self._c.execute(
+            "INSERT OR REPLACE INTO flag_envs VALUES (?,?,?,?,?,?,?,?)",
+            (project, key, r.env, r.version, r.last_modified, r.salt, r.sel, int(r.on)),
+        )
+
+    def _delete_owned(self, owner: str, project: str, key: str, env: str | None) -> None:
+        env_clause, env_args = ("", ()) if env is None else (" AND env = ?", (env,))
+        self._c.execute(
+            "DELETE FROM targets WHERE owner = ? AND project = ? AND owner_key = ?" + env_clause,
+            (owner, project, key, *env_args),
+        )
+        self._c.execute(
+            "DELETE FROM schedules WHERE resource_kind = ? AND project = ? AND resource_key = ?"
+            + env_clause,
+            (owner, project, key, *env_args),
+        )
+
+    # targets -------------------------------------------------------------
+
+    def targets(self, res: Resource) -> list[TargetRow]:
+        rows = self._c.execute(
+            "SELECT slot, context_kind, context_key, variation FROM targets"
+            " WHERE owner = ? AND project = ? AND env = ? AND owner_key = ? ORDER BY id",
+            (res.kind, res.project, res.env, res.key),
+        ).fetchall()
+        return [TargetRow(*r) for r in rows]
+
+    def has_target(
+        self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str,
+        variation: int = NO_VARIATION,
+    ) -> bool:
+        row = self._c.execute(
+            "SELECT 1 FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
+            f" AND context_kind = ? AND context_key = ? AND slot IN ({_marks(slots)})"
+            " AND variation = ? LIMIT 1",
+            (res.kind, res.project, res.env, res.key, context_kind, context_key, *slots, variation),
+        ).fetchone()
+        return row is not None
+
+    def target_variations(
+        self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str
+    ) -> list[int]:
+        rows = self._c.execute(
+            "SELECT DISTINCT variation FROM targets WHERE owner = ? AND project = ? AND env = ?"
+            " AND owner_key = ? AND context_kind = ? AND context_key = ?"
+            f" AND slot IN ({_marks(slots)}) ORDER BY variation",
+            (res.kind, res.project, res.env, res.key, context_kind, context_key, *slots),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def add_target(self, res: Resource, row: TargetRow) -> bool:
+        cur = self._c.execute(
+            "INSERT OR IGNORE INTO targets (owner, project, env, owner_key, slot, context_kind,"
+            " context_key, variation) VALUES (?,?,?,?,?,?,?,?)",
+            (res.kind, res.project, res.env, res.key, row.slot, row.context_kind,
+             row.context_key, row.variation),
+        )
+        return cur.rowcount > 0
+
+    def remove_targets(
+        self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str,
+        variation: int | None = None,
+    ) -> int:
+        var_clause, var_args = ("", ()) if variation is None else (" AND variation = ?", (variation,))
+        cur = self._c.execute(
+            "DELETE FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
+            f" AND context_kind = ? AND context_key = ? AND slot IN ({_marks(slots)})" + var_clause,
+            (res.kind, res.project, res.env, res.key, context_kind, context_key, *slots, *var_args),
+        )
+        return cur.rowcount
+
+    def replace_targets(self, res: Resource, slots: Sequence[str], rows: Iterable[TargetRow]) -> None:
+        self._c.execute(
+            "DELETE FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
+            f" AND slot IN ({_marks(slots)})",
+            (res.kind, res.project, res.env, res.key, *slots),
+        )
+        self._c.executemany(
+            "INSERT OR IGNORE INTO targets (owner, project, env, owner_key, slot, context_kind,"
+            " context_key, variation) VALUES (?,?,?,?,?,?,?,?)",
+            [(res.kind, res.project, res.env, res.key, r.slot, r.context_kind, r.context_key,
+              r.variation) for r in rows],
+        )
+
+    # schedules -----------------------------------------------------------
+
+    def find_schedule(
+        self, res: Resource, context_kind: str, context_key: str, target_type: str
+    ) -> Schedule | None:
+        row = self._c.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE project = ? AND env = ?"
+            " AND resource_kind = ? AND resource_key = ? AND context_kind = ?"
+            " AND context_key = ? AND target_type = ?",
+            (res.project, res.env, res.kind, res.key, context_kind, context_key, target_type),
+        ).fetchone()
+        return None if row is None else _schedule(row)
+
+    def put_schedule(self, s: Schedule) -> None:
+        r = s.resource
+        self._c.execute(
+            f"INSERT OR REPLACE INTO schedules ({_SCHEDULE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (s.id, r.project, r.env, r.kind, r.key, s.context_kind, s.context_key,
+             s.target_type, s.variation_id, s.version, s.expiration_date),
+        )
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self._c.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+
+    def schedules_for(self, res: Resource) -> list[Schedule]:
+        rows = self._c.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE project = ? AND env = ?"
+            " AND resource_kind = ? AND resource_key = ?"
+            " ORDER BY context_kind, context_key, target_type, variation_id",
+            (res.project, res.env, res.kind, res.key),
+        ).fetchall()
+        return [_schedule(r) for r in rows]
+
+    def schedule_rows(self, res: Resource, context_kind: str | None = None) -> list[ScheduleRow]:
+        kind_clause, kind_args = (
+            ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
+        )
+        return self._c.execute(
+            "SELECT id, context_kind, context_key, target_type, variation_id, version,"
+            " expiration_date FROM schedules WHERE project = ? AND env = ?"
+            " AND resource_kind = ? AND resource_key = ?" + kind_clause +
+            " ORDER BY context_kind, context_key, target_type, variation_id",
+            (res.project, res.env, res.kind, res.key, *kind_args),
+        ).fetchall()
+
+    def context_flag_schedules(
+        self, project: str, env: str, context_kind: str, context_key: str
+    ) -> list[Schedule]:
+        # One probe of schedules_by_target per flag of the project: no index on the
+        # context, so a PATCH's inserts stay local to the resource's part of the index.
+        cols = ", ".join(f"s.{c.strip()}" for c in _SCHEDULE_COLUMNS.split(","))
+        rows = self._c.execute(
+            f"SELECT {cols} FROM flags f JOIN schedules s ON s.project = f.project"
+            " AND s.env = ? AND s.resource_kind = 'flag' AND s.resource_key = f.key"
+            " AND s.context_kind = ? AND s.context_key = ?"
+            " WHERE f.project = ? ORDER BY f.key, s.target_type",
+            (env, context_kind, context_key, project),
+        ).fetchall()
+        return [_schedule(r) for r in rows]
+
+    def due_schedules(self, now_ms: int) -> list[Schedule]:
+        rows = self._c.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE expiration_date <= ?"
+            " ORDER BY expiration_date, id",
+            (now_ms,),
+        ).fetchall()
+        return [_schedule(r) for r in rows]
+
+    def has_due(self, now_ms: int) -> bool:
+        row = self._c.execute(
+            "SELECT 1 FROM schedules WHERE expiration_date <= ? LIMIT 1", (now_ms,)
+        ).fetchone()
+        return row is not None
+
+    def context_known(self, project: str, env: str, context_kind: str, context_key: str) -> bool:
+        # Schedules exist only for individually targeted contexts, so the targets suffice.
+        row = self._c.execute(
+            "SELECT 1 FROM targets WHERE project = ? AND env = ? AND context_kind = ?"
+            " AND context_key = ? LIMIT 1",
+            (project, env, context_kind, context_key),
+        ).fetchone()
+        return row is not None
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class SqliteStore:
+    """A :class:`~mock_server.store.Store` over one SQLite database."""
+
+    def __init__(self, path: str = ":memory:", *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._timeout_s = busy_timeout_ms / 1000
+        self._memory = path == ":memory:" or path == ""
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._shared_lock = threading.RLock()  # only for :memory:
+        self._shared: sqlite3.Connection | None = None
+        with self._shared_lock if self._memory else nullcontext():
+            self._conn().executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            ":memory:" if self._memory else self.path,
+            timeout=self._timeout_s,
+            isolation_level=None,  # transactions are begun explicitly
+            check_same_thread=not self._memory,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages per connection
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteTx]:
+        with self._exclusive():
+            yield from self._transaction("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteTx]:
+        with self._exclusive():
+            yield from self._transaction("BEGIN")
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if not self._memory:
+            yield
+            return
+        if not self._shared_lock.acquire(timeout=self._timeout_s):
+            raise conflict("the store is busy; the write could not be serialised in time")
+        try:
+            yield
+        finally:
+            self._shared_lock.release()
+
+    def _transaction(self, begin: str) -> Iterator[SqliteTx]:
+        conn = self._conn()
+        try:
+            conn.execute(begin)
+            try:
+                yield SqliteTx(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if _is_busy(exc):
+                raise conflict(
+                    "the store is busy; the write could not be serialised in time"
+                ) from exc
+            raise
+
+    def close(self) -> None:
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._shared = None
+        self._local = threading.local()
