@@ -1,0 +1,189 @@
+"""Tier-2 checks: one small function per documented rule, each failing with the rule's id.
+
+A check takes plain data (what was sent, what came back, what a GET shows) and raises
+`ContractViolation` carrying the rule id from `generated.operations.RULES`, so the report can
+group failures by rule and tier without the checks knowing about reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from generated.operations import RULES
+
+from .families import ScheduleKey
+
+__all__ = [
+    "ContractViolation",
+    "Expectation",
+    "check_200_with_errors",
+    "check_counts",
+    "check_error_indices",
+    "check_error_body",
+    "check_expected_outcomes",
+    "check_state",
+    "check_status",
+    "check_targets_kept",
+    "check_users_match_contexts",
+]
+
+Schedules = Mapping[ScheduleKey, tuple[int, int]]  # key -> (expirationDate, _version)
+
+
+class ContractViolation(AssertionError):
+    """A server broke a documented rule; `rule` is its id in the generated metadata."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        assert rule in RULES, f"unknown rule {rule!r}"
+        self.rule = rule
+        self.tier = RULES[rule].tier
+        super().__init__(f"[{rule}] {message}")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the rules say must happen to one instruction of a request."""
+
+    index: int
+    must_succeed: bool
+    why: str
+    key: ScheduleKey | None = None
+    schedule: int | None = None  # succeeds -> this expiration date; None with key: unschedule
+    version_bump_from: int | None = None  # an update: the _version it must grow from
+
+
+def check_status(rule: str, response: Any, expected: int, what: str) -> None:
+    if response.status_code != expected:
+        excerpt = response.content[:200].decode("utf-8", "replace")
+        raise ContractViolation(
+            rule, f"{what}: expected HTTP {expected}, got {response.status_code}: {excerpt}"
+        )
+
+
+def check_error_body(rule: str, response: Any, code: str | None = None) -> None:
+    """Errors carry {code, message}, both strings, with the documented code."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise ContractViolation(rule, f"HTTP {response.status_code} body is not JSON") from None
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(f), str) for f in ("code", "message")
+    ):
+        raise ContractViolation(rule, f"error body is not {{code, message}}: {body!r:.200}")
+    if code is not None and body["code"] != code:
+        raise ContractViolation(rule, f"error code {body['code']!r}, expected {code!r}")
+
+
+def check_200_with_errors(response: Any, sent: int) -> dict[str, Any]:
+    """A well-formed semantic patch answers 200, whatever its instructions' fate."""
+    check_status("instruction-counts", response, 200,
+                 f"well-formed request with {sent} instruction(s)")
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ContractViolation("instruction-counts", "200 body is not an object")
+    return body  # type: ignore[no-any-return]
+
+
+def _int(body: Mapping[str, Any], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ContractViolation("instruction-counts", f"{name} is {value!r}, not an integer")
+    return value
+
+
+def check_counts(body: Mapping[str, Any], sent: int) -> None:
+    total, ok, failed = (_int(body, n) for n in
+                         ("totalInstructions", "successfulInstructions", "failedInstructions"))
+    errors = body.get("errors") or []
+    if total != sent:
+        raise ContractViolation("instruction-counts",
+                                f"totalInstructions {total}, but {sent} were sent")
+    if ok + failed != total:
+        raise ContractViolation("instruction-counts",
+                                f"successful {ok} + failed {failed} != total {total}")
+    if failed != len(errors):
+        raise ContractViolation("instruction-counts",
+                                f"failedInstructions {failed}, but {len(errors)} errors listed")
+
+
+def check_error_indices(body: Mapping[str, Any], sent: int) -> set[int]:
+    indices = []
+    for error in body.get("errors") or []:
+        index = error.get("instructionIndex") if isinstance(error, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < sent:
+            raise ContractViolation("error-indices",
+                                    f"instructionIndex {index!r} is not in 0..{sent - 1}")
+        if not isinstance(error.get("message"), str) or not error["message"]:
+            raise ContractViolation("error-indices", f"error {index} has no message")
+        indices.append(index)
+    if len(set(indices)) != len(indices):
+        raise ContractViolation("error-indices", f"instructionIndex repeated: {sorted(indices)}")
+    return set(indices)
+
+
+def check_expected_outcomes(
+    expectations: Sequence[Expectation], failed: set[int], rule_of: Mapping[int, str]
+) -> None:
+    """Instructions the rules say must fail are in `errors`; those that must succeed are not."""
+    for expectation in expectations:
+        if expectation.must_succeed and expectation.index in failed:
+            raise ContractViolation(
+                "successful-take-effect",
+                f"instruction {expectation.index} ({expectation.why}) was reported failed",
+            )
+        if not expectation.must_succeed and expectation.index not in failed:
+            raise ContractViolation(
+                rule_of.get(expectation.index, "instruction-counts"),
+                f"instruction {expectation.index} ({expectation.why}) should have failed "
+                "but is not in errors",
+            )
+
+
+def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expectation]) -> None:
+    """A GET afterwards shows exactly the successful instructions' effects."""
+    expected = {key: date for key, (date, _) in before.items()}
+    bumps = {}
+    for e in expectations:
+        if not e.must_succeed or e.key is None:
+            continue
+        if e.schedule is None:
+            expected.pop(e.key, None)
+        else:
+            expected[e.key] = e.schedule
+        if e.version_bump_from is not None:
+            bumps[e.key] = e.version_bump_from
+    actual = {key: date for key, (date, _) in after.items()}
+    for key in sorted(set(expected) | set(actual)):
+        if expected.get(key) != actual.get(key):
+            rule = "successful-take-effect"
+            raise ContractViolation(
+                rule, f"schedule {key}: GET shows {actual.get(key)!r}, expected "
+                f"{expected.get(key)!r} after the instructions' effects"
+            )
+    for key, old in bumps.items():
+        if after[key][1] != old + 1:
+            raise ContractViolation(
+                "update-increments-version",
+                f"schedule {key}: _version {after[key][1]} after an update of _version {old}",
+            )
+
+
+def check_targets_kept(keys: Iterable[ScheduleKey], targeted: set[ScheduleKey]) -> None:
+    for key in keys:
+        if key not in targeted:
+            raise ContractViolation(
+                "remove-keeps-target",
+                f"{key} is no longer targeted individually after its schedule was removed",
+            )
+
+
+def check_users_match_contexts(users: Schedules, contexts: Schedules, where: str) -> None:
+    user_contexts = {k: v for k, v in contexts.items() if k[0] == "user"}
+    if dict(users) != user_contexts:
+        raise ContractViolation(
+            "users-are-contexts",
+            f"{where}: the user endpoint shows {dict(users)}, the context endpoint shows "
+            f"{user_contexts} for kind user",
+        )

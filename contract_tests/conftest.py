@@ -1,0 +1,115 @@
+"""Wiring: options, markers, the target, the provisioned resources, the seed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import hypothesis.core
+import pytest
+from hypothesis import HealthCheck, settings
+
+from generated.client import Client
+
+from .provisioning import Provisioned, Provisioning, probe
+from .recorder import Recorder
+from .settings import ConfigurationError, SuiteSettings, add_options, settings_from
+from .targets import Target, open_target
+
+SETTINGS = pytest.StashKey[SuiteSettings]()
+RECORDER = pytest.StashKey[Recorder]()
+SEED = pytest.StashKey[int]()
+
+TIER_MARKERS = {
+    "tier1": "tier 1: schema (Schemathesis)",
+    "tier2": "tier 2: documented semantics",
+    "tier3": "tier 3: the kit mock's own policy (runs only against the kit's mock)",
+    "stateful": "tier 2: stateful run against a model of the expected schedules",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in TIER_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        suite_settings = settings_from(config.option)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"contract suite: {exc}") from None
+    config.stash[SETTINGS] = suite_settings
+    config.stash[RECORDER] = Recorder(secrets=suite_settings.secrets)
+    seed = config.getoption("hypothesis_seed", None)
+    chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
+    hypothesis.core.global_force_seed = chosen
+    config.stash[SEED] = chosen
+    settings.register_profile(
+        "contract",
+        max_examples=suite_settings.examples,
+        deadline=None,
+        database=None,  # the suite writes no example files (they could hold tokens)
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        print_blob=False,
+    )
+    settings.load_profile("contract")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    suite_settings = config.stash[SETTINGS]
+    return [
+        f"contract target: {suite_settings.target_name} (project {suite_settings.project_key}, "
+        f"environment {suite_settings.environment_key})",
+        f"contract seed: {config.stash[SEED]} (reproduce with --hypothesis-seed="
+        f"{config.stash[SEED]}); {suite_settings.examples} examples per test",
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[SETTINGS].kit_mock:
+        return
+    skip = pytest.mark.skip(reason="tier 3 runs only against the kit's mock")
+    for item in items:
+        if item.get_closest_marker("tier3"):
+            item.add_marker(skip)
+
+
+@dataclass
+class Suite:
+    """What every contract test needs: where to send requests and what it may touch."""
+
+    settings: SuiteSettings
+    target: Target
+    provisioning: Provisioning
+    provisioned: Provisioned
+    api: Client  # the writer token
+
+
+@pytest.fixture(scope="session")
+def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
+    suite_settings = pytestconfig.stash[SETTINGS]
+    target = open_target(suite_settings, pytestconfig.stash[RECORDER])
+    api = target.client()
+    provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
+    try:
+        probe(api, target.project, target.environment, target.base_url)
+        provisioned = provisioning.create()
+    except ConfigurationError as exc:
+        provisioning.delete_all()
+        target.close()
+        pytest.exit(f"contract suite cannot run against {suite_settings.target_name}: {exc}",
+                    returncode=4)
+    yield Suite(suite_settings, target, provisioning, provisioned, api)
+    leftovers = provisioning.delete_all()
+    target.close()
+    if leftovers:
+        pytest.fail(f"could not delete what the suite created: {', '.join(leftovers)}")
+
+
+@pytest.fixture
+def fresh(suite: Suite) -> Provisioned:
+    """A segment and flag of this test's own, for tests that change targeting."""
+    return suite.provisioning.create()

@@ -1,0 +1,148 @@
+"""How each semantic-patch operation addresses schedules, read from the generated metadata.
+
+The instruction kinds, their required and optional fields and whose version an update checks
+all come from `generated.operations`; this module only knows what the field *names* mean
+(`userKey` is a context key of kind user, `targetType` names a segment list, ...) so that it can
+fill them from a provisioned slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from generated.operations import OPERATIONS, InstructionKind, Operation
+
+from .provisioning import Provisioned, Slot
+
+__all__ = ["FAMILIES", "Family", "ScheduleKey", "schedule_key"]
+
+Resource = Literal["segment", "flag", "user"]
+ScheduleKey = tuple[str, str, str]  # (context kind, context key, target type | variation id)
+
+
+def _kind(op: Operation, verb: str) -> InstructionKind:
+    (found,) = (k for name, k in op.instructions.items() if name.startswith(verb))
+    return found
+
+
+def _get_for(op: Operation) -> Operation:
+    (found,) = (o for o in OPERATIONS.values() if o.path == op.path and o.method == "GET")
+    return found
+
+
+def _context_get(resource: Resource) -> Operation:
+    """The GET that lists every schedule of the resource a family writes to."""
+    wanted = {
+        "segment": ("/segments/", "expiring-targets"),
+        "flag": ("/flags/", "expiring-targets"),
+        "user": ("/flags/", "expiring-targets"),  # the user endpoint writes flag schedules
+    }[resource]
+    (found,) = (
+        o for o in OPERATIONS.values()
+        if o.method == "GET" and wanted[0] in o.path and o.path.endswith(
+            f"/{wanted[1]}/{{environmentKey}}")
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class Family:
+    operation: Operation
+    get: Operation  # same path
+    state_get: Operation  # lists all the resource's schedules (contexts)
+    resource: Resource
+    add: InstructionKind
+    update: InstructionKind
+    remove: InstructionKind
+
+    @property
+    def users_only(self) -> bool:
+        return "userKey" in self.remove.required or self.resource == "user"
+
+    @property
+    def free_form(self) -> bool:
+        """Whether the instruction schema leaves `kind` open (unknown kinds fail, not 400)."""
+        from .schema import instruction_schema
+
+        return "enum" not in instruction_schema(self.operation).get("properties", {}).get(
+            "kind", {}
+        ) and "$ref" not in instruction_schema(self.operation).get("properties", {}).get(
+            "kind", {}
+        )
+
+    def slots(self, p: Provisioned) -> tuple[Slot, ...]:
+        if self.resource == "segment":
+            slots = p.segment_slots
+        elif self.resource == "flag":
+            slots = p.flag_slots
+        else:
+            slots = tuple(s for s in p.flag_slots if s.context_key == self.user_key(p))
+        return p.user_slots(slots) if self.users_only else slots
+
+    def user_key(self, p: Provisioned) -> str:
+        """The user in the path of the user endpoint: the first user the flag targets."""
+        return p.user_slots(p.flag_slots)[0].context_key
+
+    def path_params(self, p: Provisioned) -> dict[str, str]:
+        params = {"project_key": p.project, "environment_key": p.environment}
+        if self.resource == "segment":
+            params["segment_key"] = p.segment_key
+        elif self.resource == "flag":
+            params["feature_flag_key"] = p.flag_key
+        else:
+            params["user_key"] = self.user_key(p)
+        return params
+
+    def state_params(self, p: Provisioned) -> dict[str, str]:
+        params = {"project_key": p.project, "environment_key": p.environment}
+        if self.resource == "segment":
+            params["segment_key"] = p.segment_key
+        else:
+            params["feature_flag_key"] = p.flag_key
+        return params
+
+    def address(self, slot: Slot, p: Provisioned, kind: InstructionKind) -> dict[str, Any]:
+        """The instruction fields that say which schedule `kind` acts on."""
+        sources = {
+            "userKey": slot.context_key,
+            "contextKey": slot.context_key,
+            "contextKind": slot.context_kind,
+            "targetType": slot.target_type,
+            "variationId": slot.variation_id,
+            "flagKey": p.flag_key,
+        }
+        return {
+            name: sources[name]
+            for name in (*kind.required, *kind.optional)
+            if name in sources and sources[name] is not None
+        }
+
+    def key_of(self, slot: Slot) -> ScheduleKey:
+        return (slot.context_kind, slot.context_key,
+                slot.target_type or slot.variation_id or "")
+
+
+def schedule_key(item: Mapping[str, Any]) -> ScheduleKey:
+    """The identity of a schedule item from a context GET."""
+    where = item.get("targetType") or item.get("variationId") or ""
+    return (item.get("contextKind", "user"), item.get("contextKey") or item.get("userKey", ""),
+            where)
+
+
+def _family(op: Operation) -> Family:
+    resource: Resource = (
+        "segment" if "/segments/" in op.path else "flag" if "/flags/" in op.path else "user"
+    )
+    return Family(
+        operation=op, get=_get_for(op), state_get=_context_get(resource), resource=resource,
+        add=_kind(op, "add"), update=_kind(op, "update"), remove=_kind(op, "remove"),
+    )
+
+
+FAMILIES: Mapping[str, Family] = {
+    op_id: _family(op)
+    for op_id, op in OPERATIONS.items()
+    if op.instructions and "successful-take-effect" in op.rules
+}

@@ -1,0 +1,93 @@
+"""Reads the server's state through its own GET operations, keyed for the checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generated.client import Client
+from generated.operations import Operation
+
+from .checks import ContractViolation, Schedules, check_status
+from .families import Family, ScheduleKey, schedule_key
+from .provisioning import Provisioned
+
+__all__ = ["call", "read_schedules", "read_targeted", "read_user_schedules", "segment_version"]
+
+
+def call(client: Client, operation: Operation, **params: Any) -> Any:
+    """Call an operation by its metadata (one code path for every operation)."""
+    return getattr(client, operation.python_name)(**params)
+
+
+def _items(response: Any, what: str) -> list[dict[str, Any]]:
+    check_status("successful-take-effect", response, 200, what)
+    items = response.json().get("items")
+    if not isinstance(items, list):
+        raise ContractViolation("successful-take-effect", f"{what}: no items array")
+    return items
+
+
+def _schedules(items: list[dict[str, Any]], what: str) -> Schedules:
+    found: dict[ScheduleKey, tuple[int, int]] = {}
+    for item in items:
+        key = schedule_key(item)
+        if key in found:
+            raise ContractViolation("one-variation-per-flag" if "variationId" in item else
+                                    "successful-take-effect", f"{what}: {key} listed twice")
+        found[key] = (item.get("expirationDate"), item.get("_version"))
+    return found
+
+
+def read_schedules(client: Client, family: Family, p: Provisioned) -> Schedules:
+    """Every schedule of the resource the family writes to, from its context GET."""
+    response = call(client, family.state_get, **family.state_params(p))
+    return _schedules(_items(response, f"GET {family.state_get.operation_id}"),
+                      family.state_get.operation_id)
+
+
+def read_user_schedules(client: Client, family: Family, p: Provisioned) -> Schedules:
+    """The same resource's schedules through its user endpoint (kind `user` only)."""
+    operation = family.get
+    response = call(client, operation, **family.path_params(p))
+    items = _items(response, f"GET {operation.operation_id}")
+    if family.resource == "user":
+        items = [i for i in items if (i.get("_resourceId") or {}).get("key") == p.flag_key]
+        items = [{**i, "userKey": family.user_key(p)} for i in items]
+    return _schedules(items, operation.operation_id)
+
+
+def read_targeted(client: Client, family: Family, p: Provisioned) -> set[ScheduleKey]:
+    """Every individually targeted context of the resource, keyed like schedules."""
+    if family.resource == "segment":
+        response = client.get_segment(project_key=p.project, environment_key=p.environment,
+                                      segment_key=p.segment_key)
+        check_status("remove-keeps-target", response, 200, "GET getSegment")
+        segment = response.json()
+        keys = {("user", k, "included") for k in segment.get("included", [])}
+        keys |= {("user", k, "excluded") for k in segment.get("excluded", [])}
+        for target_type in ("included", "excluded"):
+            for target in segment.get(f"{target_type}Contexts") or []:
+                keys |= {(target.get("contextKind", "user"), k, target_type)
+                         for k in target.get("values", [])}
+        return keys
+    response = client.get_feature_flag(project_key=p.project, feature_flag_key=p.flag_key)
+    check_status("remove-keeps-target", response, 200, "GET getFeatureFlag")
+    flag = response.json()
+    variations = [v.get("_id") for v in flag.get("variations", [])]
+    config = flag.get("environments", {}).get(p.environment, {})
+    keys = set()
+    for field in ("targets", "contextTargets"):
+        for target in config.get(field) or []:
+            index = target.get("variation")
+            variation = variations[index] if isinstance(index, int) and index < len(
+                variations) else ""
+            keys |= {(target.get("contextKind") or "user", k, variation)
+                     for k in target.get("values", [])}
+    return keys
+
+
+def segment_version(client: Client, p: Provisioned) -> int:
+    response = client.get_segment(project_key=p.project, environment_key=p.environment,
+                                  segment_key=p.segment_key)
+    check_status("version-mismatch-fails", response, 200, "GET getSegment")
+    return int(response.json()["version"])

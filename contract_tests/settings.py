@@ -1,0 +1,96 @@
+"""What the suite runs against, from command-line options and environment variables.
+
+Options win over the environment: ``--base-url`` / ``LD_BASE_URL``, ``LD_API_TOKEN`` (write),
+``LD_API_TOKEN_READONLY`` (optional), ``LD_PROJECT_KEY``, ``LD_ENVIRONMENT_KEY``. Without a base
+URL the suite runs in-process against the kit's mock with its default configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigurationError", "SuiteSettings", "add_options", "settings_from"]
+
+# The mock's shipped default configuration (mock_server/default-config.yaml).
+MOCK_WRITER_TOKEN = "api-writer-00000000-0000-0000-0000-000000000000"
+MOCK_READER_TOKEN = "api-reader-00000000-0000-0000-0000-000000000000"
+
+
+class ConfigurationError(Exception):
+    """The suite cannot run against this target; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    base_url: str | None  # None: in-process
+    token: str
+    readonly_token: str | None
+    project_key: str
+    environment_key: str
+    kit_mock: bool  # the target is the kit's mock (tier 3 runs, the clock can be set)
+    examples: int  # Hypothesis examples per test
+    reports_dir: Path
+
+    @property
+    def in_process(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in output or in files the suite writes."""
+        return tuple(t for t in (self.token, self.readonly_token) if t)
+
+    @property
+    def target_name(self) -> str:
+        return "in-process mock (ASGI)" if self.base_url is None else self.base_url
+
+
+def add_options(parser: Any) -> None:
+    group = parser.getgroup("contract", "expiring-targets contract suite")
+    group.addoption("--base-url", default=None, help="run against this server (env LD_BASE_URL)")
+    group.addoption(
+        "--kit-mock",
+        action="store_true",
+        help="the base URL is the kit's own mock server with its admin clock (runs tier 3)",
+    )
+    group.addoption("--examples", type=int, default=None, help="Hypothesis examples per test")
+    group.addoption("--reports-dir", default="reports", help="where reports are written")
+
+
+def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.environ) -> (
+    SuiteSettings
+):
+    base_url = options.base_url or environ.get("LD_BASE_URL") or None
+    kit_mock = bool(options.kit_mock) or base_url is None
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"base URL {base_url!r} is not an http(s) URL")
+        base_url = base_url.rstrip("/")
+    token = environ.get("LD_API_TOKEN") or None
+    readonly = environ.get("LD_API_TOKEN_READONLY") or None
+    if base_url is None or kit_mock:
+        token = token or MOCK_WRITER_TOKEN
+        readonly = readonly or MOCK_READER_TOKEN
+    if token is None:
+        raise ConfigurationError(
+            f"LD_API_TOKEN is not set: a token with write access is needed to run against "
+            f"{base_url}"
+        )
+    examples = options.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
+        100 if base_url is None else 25
+    )
+    return SuiteSettings(
+        base_url=base_url,
+        token=token,
+        readonly_token=readonly,
+        project_key=environ.get("LD_PROJECT_KEY") or "default",
+        environment_key=environ.get("LD_ENVIRONMENT_KEY") or "test",
+        kit_mock=kit_mock,
+        examples=examples,
+        reports_dir=Path(options.reports_dir),
+    )

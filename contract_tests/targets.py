@@ -1,0 +1,93 @@
+"""A target is configuration of one transport: in-process ASGI, or HTTP to a base URL.
+
+Everything else in the suite (provisioning, checks, Schemathesis) goes through the same
+generated client, so there is one code path for every target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from generated.client import Client
+
+from .recorder import Recorder, RecordingTransport
+from .settings import SuiteSettings
+from .transport import SyncASGITransport
+
+__all__ = ["Target", "open_target"]
+
+IN_PROCESS_URL = "http://mock.local"
+CLOCK_PATH = "/_admin/clock"
+
+
+class Target:
+    """Where requests go, with which tokens, and (on the kit's mock) control of its clock."""
+
+    def __init__(self, settings: SuiteSettings, recorder: Recorder, app: Any = None) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.app = app  # the ASGI app when in-process
+        self.base_url = settings.base_url or IN_PROCESS_URL
+        self._inner: httpx.BaseTransport = (
+            SyncASGITransport(app) if app is not None else httpx.HTTPTransport(retries=0)
+        )
+        self._transport = RecordingTransport(self._inner, recorder)
+        self._clients: list[Client] = []
+
+    @property
+    def project(self) -> str:
+        return self.settings.project_key
+
+    @property
+    def environment(self) -> str:
+        return self.settings.environment_key
+
+    def client(self, token: str | None = None, *, anonymous: bool = False) -> Client:
+        """A generated client on this target; the writer token unless told otherwise."""
+        chosen = None if anonymous else (token or self.settings.token)
+        client = Client(self.base_url, chosen, transport=self._transport, max_retries=5,
+                        max_retry_wait=60.0, timeout=30.0)
+        self._clients.append(client)
+        return client
+
+    def raw(self) -> httpx.Client:
+        """A plain httpx client on this target, for requests the generated client won't send
+        (wrong content types, malformed bodies). Carries no token by itself."""
+        return httpx.Client(base_url=self.base_url, transport=self._transport, timeout=30.0)
+
+    # The kit's mock only: its clock.
+    def set_clock(self, now_ms: int) -> None:
+        self._clock_request("PUT", {"now": now_ms})
+
+    def reset_clock(self) -> None:
+        self._clock_request("DELETE", None)
+
+    def now_ms(self) -> int:
+        return int(self._clock_request("GET", None)["now"])
+
+    def _clock_request(self, method: str, body: Any) -> dict[str, Any]:
+        if not self.settings.kit_mock:
+            raise RuntimeError("the clock can only be set on the kit's mock server")
+        with self.raw() as http:
+            response = http.request(method, CLOCK_PATH, json=body,
+                                    headers={"Authorization": self.settings.token})
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._inner.close()
+
+
+def open_target(settings: SuiteSettings, recorder: Recorder) -> Target:
+    """Build the target; in-process it is the generated app bound to the mock backend."""
+    if not settings.in_process:
+        return Target(settings, recorder)
+    from mock_server import create_mock_app
+    from mock_server.config import load_config
+
+    config = load_config().with_overrides(admin=True, rate_limit=None)
+    return Target(settings, recorder, app=create_mock_app(config))

@@ -1,0 +1,66 @@
+"""Tier 2: each semantic-patch operation against mixes of instructions with documented fates."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from .actions import patch, reset_schedules, schedule_slots
+from .checks import (
+    check_200_with_errors,
+    check_counts,
+    check_error_indices,
+    check_expected_outcomes,
+    check_state,
+    check_targets_kept,
+    check_users_match_contexts,
+)
+from .conftest import Suite
+from .families import FAMILIES
+from .observe import read_schedules, read_targeted, read_user_schedules, segment_version
+from .plans import future_dates, plans
+
+pytestmark = pytest.mark.tier2
+
+
+@pytest.mark.parametrize("operation_id", sorted(FAMILIES))
+def test_instructions_succeed_or_fail_as_documented(suite: Suite, operation_id: str) -> None:
+    family = FAMILIES[operation_id]
+    p, api = suite.provisioned, suite.api
+    now = int(time.time() * 1000)
+
+    @given(data=st.data())
+    def example(data: st.DataObject) -> None:
+        reset_schedules(api, family, p)
+        slots = list(family.slots(p))
+        starting = data.draw(st.lists(st.sampled_from(slots), unique=True), label="scheduled")
+        dates = [data.draw(future_dates(now)) for _ in starting]
+        schedule_slots(api, family, p, starting, dates)
+        before = read_schedules(api, family, p)
+        version = segment_version(api, p) if family.update.version_of == "segment" else 0
+        plan = data.draw(plans(family, p, before, version, now), label="plan")
+
+        response = patch(api, family, p, plan.instructions)
+
+        body = check_200_with_errors(response, len(plan.instructions))
+        check_counts(body, len(plan.instructions))
+        failed = check_error_indices(body, len(plan.instructions))
+        check_expected_outcomes(plan.expectations, failed, plan.failure_rules)
+        after = read_schedules(api, family, p)
+        check_state(before, after, plan.expectations)
+        removed = [e.key for e in plan.expectations
+                   if e.must_succeed and e.key is not None and e.schedule is None]
+        if removed:
+            check_targets_kept(removed, read_targeted(api, family, p))
+        if family.users_only:
+            check_users_match_contexts(
+                read_user_schedules(api, family, p),
+                {k: v for k, v in after.items()
+                 if family.resource != "user" or k[1] == family.user_key(p)},
+                operation_id,
+            )
+
+    example()
