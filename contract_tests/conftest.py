@@ -113,3 +113,11 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
 def fresh(suite: Suite) -> Provisioned:
     """A segment and flag of this test's own, for tests that change targeting."""
     return suite.provisioning.create()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    recorder = terminalreporter.config.stash.get(RECORDER, None)
+    if recorder is None or not recorder.requests:
+        return
+    terminalreporter.write_line(f"contract suite: {recorder.requests} requests; "
+                                f"statuses {dict(sorted(recorder.statuses.items()))}")

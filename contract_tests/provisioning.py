@@ -130,6 +130,27 @@ class Provisioning:
             flag_slots=flag_slots, untargeted_key=f"{prefix}-nobody",
         )
 
+    def throwaway_segment(self) -> str:
+        """An untargeted segment to delete (the deletes of tier 1 need something to delete)."""
+        self._counter += 1
+        key = f"{self.run_id}-{self._counter}-doomed-segment"
+        response = self.client.post_segment(project_key=self.project,
+                                            environment_key=self.environment,
+                                            body={"key": key, "name": key})
+        _require(response, f"creating segment {key}")
+        self._segments.append(key)
+        return key
+
+    def throwaway_flag(self) -> str:
+        """An untargeted flag to delete."""
+        self._counter += 1
+        key = f"{self.run_id}-{self._counter}-doomed-flag"
+        _require(self.client.post_feature_flag(project_key=self.project,
+                                               body={"key": key, "name": key}),
+                 f"creating flag {key}")
+        self._flags.append(key)
+        return key
+
     def _create_segment(self, key: str, keys: dict[str, list[str]]) -> None:
         where = {"project_key": self.project, "environment_key": self.environment}
         response = self.client.post_segment(**where, body={"key": key, "name": key})
