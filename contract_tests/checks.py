@@ -27,6 +27,7 @@ __all__ = [
     "check_status",
     "check_targets_kept",
     "check_users_match_contexts",
+    "check_visible",
 ]
 
 Schedules = Mapping[ScheduleKey, tuple[int, int]]  # key -> (expirationDate, _version)
@@ -168,6 +169,14 @@ def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expe
                 "update-increments-version",
                 f"schedule {key}: _version {after[key][1]} after an update of _version {old}",
             )
+
+
+def check_visible(schedules: Schedules, intended: Mapping[ScheduleKey, int], what: str) -> None:
+    """A GET shows exactly the schedules just written, with their dates."""
+    shown = {key: date for key, (date, _) in schedules.items()}
+    if shown != dict(intended):
+        raise ContractViolation("successful-take-effect",
+                                f"{what}: GET shows {shown}, expected {dict(intended)}")
 
 
 def check_targets_kept(keys: Iterable[ScheduleKey], targeted: set[ScheduleKey]) -> None:

@@ -9,13 +9,13 @@ once per request, so no outcome depends on policy the documents leave open (tier
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import strategies as st
 
-from .checks import Expectation, Schedules
-from .families import Family
+from .checks import Expectation
+from .families import Family, ScheduleKey
 from .provisioning import Provisioned, Slot
 
 __all__ = ["Plan", "future_dates", "plans"]
@@ -23,20 +23,48 @@ __all__ = ["Plan", "future_dates", "plans"]
 DAY_MS = 86_400_000
 
 
+@dataclass(frozen=True)
+class Version:
+    """A `version` the request must carry, known only once the state has been read (so that
+    what Hypothesis draws never depends on the server): the current one plus `stale_by`."""
+
+    key: ScheduleKey
+    of_segment: bool
+    stale_by: int = 0
+
+
 @dataclass
 class Plan:
     instructions: list[dict[str, Any]] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     failure_rules: dict[int, str] = field(default_factory=dict)  # index -> rule it exercises
+    updated: dict[int, ScheduleKey] = field(default_factory=dict)  # successful updates
 
     def add(self, instruction: dict[str, Any], expectation: Expectation, rule: str) -> None:
         index = len(self.instructions)
         self.instructions.append(instruction)
-        self.expectations.append(Expectation(index, expectation.must_succeed, expectation.why,
-                                             expectation.key, expectation.schedule,
-                                             expectation.version_bump_from))
+        self.expectations.append(replace(expectation, index=index))
         if not expectation.must_succeed:
             self.failure_rules[index] = rule
+        elif expectation.version_bump_from is not None and expectation.key is not None:
+            self.updated[index] = expectation.key
+
+    def resolve(self, before: Schedules, segment_version: int) -> Plan:
+        """The plan with every `Version` replaced by a number read from `before`."""
+        def number(version: Version) -> int:
+            current = segment_version if version.of_segment else before[version.key][1]
+            return current + version.stale_by
+
+        instructions = [
+            {k: number(v) if isinstance(v, Version) else v for k, v in instruction.items()}
+            for instruction in self.instructions
+        ]
+        expectations = [
+            replace(e, version_bump_from=before[self.updated[e.index]][1])
+            if e.index in self.updated else e
+            for e in self.expectations
+        ]
+        return Plan(instructions, expectations, self.failure_rules, self.updated)
 
 
 def future_dates(now_ms: int) -> st.SearchStrategy[int]:
@@ -51,12 +79,12 @@ def _fields(family: Family, p: Provisioned, slot: Slot, kind_name: str) -> dict[
 
 @st.composite
 def _slot_instruction(
-    draw: st.DrawFn, family: Family, p: Provisioned, slot: Slot, schedules: Schedules,
-    segment_version: int, now_ms: int,
+    draw: st.DrawFn, family: Family, p: Provisioned, slot: Slot, scheduled: frozenset[ScheduleKey],
+    now_ms: int,
 ) -> tuple[dict[str, Any], Expectation, str]:
     key = family.key_of(slot)
     date = draw(future_dates(now_ms))
-    if key not in schedules:
+    if key not in scheduled:
         choices = ["add"] + (["add-without-value"] if "value" in family.add.required else [])
     else:
         choices = ["update", "update-stale", "remove"]
@@ -65,8 +93,7 @@ def _slot_instruction(
         else:
             choices.append("update-without-version")
     action = draw(st.sampled_from(choices))
-    current_version = schedules[key][1] if key in schedules else 0
-    checked_version = segment_version if family.update.version_of == "segment" else current_version
+    of_segment = family.update.version_of == "segment"
     if action == "add":
         return ({**_fields(family, p, slot, "add"), "value": date},
                 Expectation(0, True, "add for a targeted context", key, date), "")
@@ -77,17 +104,17 @@ def _slot_instruction(
         return (_fields(family, p, slot, "remove"),
                 Expectation(0, True, "remove of a scheduled context", key, None), "")
     instruction = {**_fields(family, p, slot, "update"), "value": date}
+    # version_bump_from=0 marks a successful update; `Plan.resolve` fills in the real number.
     if action == "update":
-        instruction["version"] = checked_version
+        instruction["version"] = Version(key, of_segment)
         return (instruction, Expectation(0, True, "update with the current version", key, date,
-                                         current_version), "")
+                                         0), "")
     if action == "update-unversioned":
-        return (instruction, Expectation(0, True, "update without version", key, date,
-                                         current_version), "")
+        return (instruction, Expectation(0, True, "update without version", key, date, 0), "")
     if action == "update-without-version":
         return (instruction, Expectation(0, False, "update without the version it needs"),
                 "instruction-counts")
-    instruction["version"] = checked_version + draw(st.integers(1, 1000))
+    instruction["version"] = Version(key, of_segment, draw(st.integers(1, 1000)))
     return (instruction, Expectation(0, False, "update with a stale version"),
             "version-mismatch-fails")
 
@@ -162,13 +189,13 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
 
 @st.composite
 def plans(
-    draw: st.DrawFn, family: Family, p: Provisioned, schedules: Schedules, segment_version: int,
+    draw: st.DrawFn, family: Family, p: Provisioned, scheduled: frozenset[ScheduleKey],
     now_ms: int,
 ) -> Plan:
-    """A request mixing instructions that must succeed with ones that must fail."""
+    """A request mixing instructions that must succeed with ones that must fail, for a
+    resource whose scheduled contexts are `scheduled` (versions resolved later)."""
     slots = draw(st.lists(st.sampled_from(family.slots(p)), unique=True, max_size=6))
-    entries = [draw(_slot_instruction(family, p, slot, schedules, segment_version, now_ms))
-               for slot in slots]
+    entries = [draw(_slot_instruction(family, p, slot, scheduled, now_ms)) for slot in slots]
     entries += draw(st.lists(st.one_of(_extras(family, p, now_ms)), max_size=3))
     entries = draw(st.permutations(entries))
     if family.update.version_of == "segment":

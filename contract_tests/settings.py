@@ -34,6 +34,7 @@ class SuiteSettings:
     kit_mock: bool  # the target is the kit's mock (tier 3 runs, the clock can be set)
     examples: int  # Hypothesis examples per test
     reports_dir: Path
+    app_factory: str | None = None  # in-process: "module:callable" building the ASGI app
 
     @property
     def in_process(self) -> bool:
@@ -58,6 +59,12 @@ def add_options(parser: Any) -> None:
         help="the base URL is the kit's own mock server with its admin clock (runs tier 3)",
     )
     group.addoption("--examples", type=int, default=None, help="Hypothesis examples per test")
+    group.addoption(
+        "--app",
+        default=None,
+        help="in-process: module:callable returning the ASGI app to test (default: the kit's "
+        "mock with its admin clock)",
+    )
     group.addoption("--reports-dir", default="reports", help="where reports are written")
 
 
@@ -66,6 +73,8 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
 ):
     base_url = options.base_url or environ.get("LD_BASE_URL") or None
     kit_mock = bool(options.kit_mock) or base_url is None
+    if base_url is not None and options.app:
+        raise ConfigurationError("--app builds an in-process target; it cannot go with a base URL")
     if base_url is not None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -93,4 +102,5 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         kit_mock=kit_mock,
         examples=examples,
         reports_dir=Path(options.reports_dir),
+        app_factory=options.app,
     )

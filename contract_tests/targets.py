@@ -6,6 +6,7 @@ generated client, so there is one code path for every target.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import httpx
@@ -13,10 +14,10 @@ import httpx
 from generated.client import Client
 
 from .recorder import Recorder, RecordingTransport
-from .settings import SuiteSettings
+from .settings import ConfigurationError, SuiteSettings
 from .transport import SyncASGITransport
 
-__all__ = ["Target", "open_target"]
+__all__ = ["Target", "mock_app", "open_target"]
 
 IN_PROCESS_URL = "http://mock.local"
 CLOCK_PATH = "/_admin/clock"
@@ -82,12 +83,23 @@ class Target:
         self._inner.close()
 
 
-def open_target(settings: SuiteSettings, recorder: Recorder) -> Target:
-    """Build the target; in-process it is the generated app bound to the mock backend."""
-    if not settings.in_process:
-        return Target(settings, recorder)
+def mock_app() -> Any:
+    """The default in-process app: the kit's mock, admin clock on, no rate limit."""
     from mock_server import create_mock_app
     from mock_server.config import load_config
 
-    config = load_config().with_overrides(admin=True, rate_limit=None)
-    return Target(settings, recorder, app=create_mock_app(config))
+    return create_mock_app(load_config().with_overrides(admin=True, rate_limit=None))
+
+
+def open_target(settings: SuiteSettings, recorder: Recorder) -> Target:
+    """Build the target; in-process it is the app `--app` names (default: `mock_app`)."""
+    if not settings.in_process:
+        return Target(settings, recorder)
+    factory = mock_app
+    if settings.app_factory:
+        module_name, _, attribute = settings.app_factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"--app {settings.app_factory}: {exc}") from None
+    return Target(settings, recorder, app=factory())

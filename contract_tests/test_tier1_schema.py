@@ -8,6 +8,7 @@ create makes is deleted again. Against a live deployment the suite writes only t
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,10 @@ from schemathesis.specs.openapi.checks import (
 
 from generated.operations import OPERATIONS
 
+from .actions import context_family, schedule_slots
 from .conftest import Suite
+from .families import FAMILIES
+from .plans import DAY_MS
 from .provisioning import Provisioned
 from .schema import bundle
 
@@ -81,7 +85,16 @@ def api_schema(suite: Suite) -> Any:
 
 @pytest.fixture(scope="module")
 def tier1(suite: Suite) -> Provisioned:
-    return suite.provisioning.create()
+    """Tier 1's own segment and flag, with some removals scheduled so that every GET has
+    items whose schema can be checked."""
+    provisioned = suite.provisioning.create()
+    now = int(time.time() * 1000)
+    for family in {context_family(f).operation.operation_id: context_family(f)
+                   for f in FAMILIES.values()}.values():
+        slots = list(family.slots(provisioned))[::2]
+        schedule_slots(suite.api, family, provisioned, slots,
+                       [now + DAY_MS * (i + 1) for i in range(len(slots))])
+    return provisioned
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -17,6 +17,7 @@ from .checks import (
     check_state,
     check_targets_kept,
     check_users_match_contexts,
+    check_visible,
 )
 from .conftest import Suite
 from .families import FAMILIES
@@ -39,9 +40,12 @@ def test_instructions_succeed_or_fail_as_documented(suite: Suite, operation_id: 
         starting = data.draw(st.lists(st.sampled_from(slots), unique=True), label="scheduled")
         dates = [data.draw(future_dates(now)) for _ in starting]
         schedule_slots(api, family, p, starting, dates)
+        intended = {family.key_of(slot): date for slot, date in zip(starting, dates, strict=True)}
+        plan = data.draw(plans(family, p, frozenset(intended), now), label="plan")
         before = read_schedules(api, family, p)
+        check_visible(before, intended, "the schedules this example starts from")
         version = segment_version(api, p) if family.update.version_of == "segment" else 0
-        plan = data.draw(plans(family, p, before, version, now), label="plan")
+        plan = plan.resolve(before, version)
 
         response = patch(api, family, p, plan.instructions)
 
