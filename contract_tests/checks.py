@@ -18,10 +18,11 @@ from .families import ScheduleKey
 __all__ = [
     "ContractViolation",
     "Expectation",
+    "PolicyViolation",
     "check_200_with_errors",
     "check_counts",
-    "check_error_indices",
     "check_error_body",
+    "check_error_indices",
     "check_expected_outcomes",
     "check_state",
     "check_status",
@@ -41,6 +42,17 @@ class ContractViolation(AssertionError):
         self.rule = rule
         self.tier = RULES[rule].tier
         super().__init__(f"[{rule}] {message}")
+
+
+class PolicyViolation(ContractViolation):
+    """The kit's mock departed from its own documented policy (tier 3: the "Reference policy"
+    table of docs/mock-server.md). The policy is not a rule of the contract, so `rule` is
+    `policy:<id>`, not a key of RULES (the only ContractViolation whose rule is not)."""
+
+    def __init__(self, policy: str, message: str) -> None:
+        self.rule = f"policy:{policy}"
+        self.tier = 3
+        AssertionError.__init__(self, f"[{self.rule}] {message}")
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,19 @@ def read_schedules(client: Client, family: Family, p: Provisioned) -> Schedules:
                       family.state_get.operation_id)
 
 
-def read_user_schedules(client: Client, family: Family, p: Provisioned) -> Schedules:
-    """The same resource's schedules through its user endpoint (kind `user` only)."""
+def read_user_schedules(client: Client, family: Family, p: Provisioned,
+                        user_key: str | None = None) -> Schedules:
+    """The same resource's schedules through its user endpoint (kind `user` only); for the
+    user endpoint, `user_key`'s schedules on the provisioned flag (default: `family.user_key`)."""
     operation = family.get
-    response = call(client, operation, **family.path_params(p))
+    params = family.path_params(p)
+    if family.resource == "user" and user_key is not None:
+        params["user_key"] = user_key
+    response = call(client, operation, **params)
     items = _items(response, f"GET {operation.operation_id}")
     if family.resource == "user":
         items = [i for i in items if (i.get("_resourceId") or {}).get("key") == p.flag_key]
-        items = [{**i, "userKey": family.user_key(p)} for i in items]
+        items = [{**i, "userKey": params["user_key"]} for i in items]
     return _schedules(items, operation.operation_id)
 
 
