@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8765
 DB ?= mock-server.sqlite3
+CONFIG ?=
 
 .PHONY: install generate check-generated test serve contract bench-generate bench-serve lint
 
@@ -27,6 +28,14 @@ test: install check-generated
 lint: install
 	$(VENV)/bin/ruff check generator mock_server contract_tests tests
 
+# The contract suite (docs/contract-suite.md). Without BASE_URL: against the kit's mock, started
+# as a real process on a free loopback port and stopped afterwards, every tier. With
+# BASE_URL=https://...: tiers 1-2 against that server (tokens from LD_API_TOKEN,
+# LD_API_TOKEN_READONLY; keys from LD_PROJECT_KEY, LD_ENVIRONMENT_KEY). EXAMPLES=N per test,
+# SEED=N to repeat a run. Reports in reports/ (junit.xml, conformance.md, conformance.html).
+contract: install generate
+	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED))
+
 # Generation benchmark (bench/bench_generate.py): ours against three competitors
 # on ../shared/reference/launchdarkly-openapi.yaml. Each competitor gets its own
 # venv (.venv-bench-<tool>), built once from its hashed lock file
@@ -45,3 +54,18 @@ RUNS ?= 3
 
 bench-generate: install $(BENCH_VENVS)
 	$(PY) bench/bench_generate.py --runs $(RUNS)
+
+# The mock server on loopback (see docs/mock-server.md): `make serve PORT=9000
+# DB=:memory: CONFIG=my-config.yaml`. Ctrl-C stops it.
+serve: install
+	$(PY) -m mock_server --host 127.0.0.1 --port $(PORT) --db $(DB) $(if $(CONFIG),--config $(CONFIG))
+
+# Serve benchmark (bench/bench_serve.py): the mock server against Prism with wrk on
+# loopback, plus the mock's own scaling; writes bench/results/serve.json. Needs wrk
+# (apt-get install -y wrk) and Prism (npm ci --prefix bench, from bench/package-lock.json).
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	npm ci --prefix bench
+	touch $@
+
+bench-serve: install bench/node_modules/.installed
+	$(PY) bench/bench_serve.py

@@ -1,10 +1,11 @@
-"""Wiring: options, markers, the target, the provisioned resources, the seed."""
+"""Wiring: options, markers, the target, the provisioned resources, the seed, the reports."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import hypothesis.core
 import pytest
@@ -14,6 +15,7 @@ from generated.client import Client
 
 from .provisioning import Provisioned, Provisioning, probe
 from .recorder import Recorder
+from .report import ConformanceReport
 from .settings import ConfigurationError, SuiteSettings, add_options, settings_from
 from .targets import Target, open_target
 
@@ -46,6 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
     hypothesis.core.global_force_seed = chosen
     config.stash[SEED] = chosen
+    config.pluginmanager.register(
+        ConformanceReport(suite_settings, config.stash[RECORDER], chosen,
+                          root=Path(__file__).resolve().parent),
+        "contract-report",
+    )
     settings.register_profile(
         "contract",
         max_examples=suite_settings.examples,
@@ -91,7 +98,10 @@ class Suite:
 @pytest.fixture(scope="session")
 def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
     suite_settings = pytestconfig.stash[SETTINGS]
-    target = open_target(suite_settings, pytestconfig.stash[RECORDER])
+    try:
+        target = open_target(suite_settings, pytestconfig.stash[RECORDER])
+    except ConfigurationError as exc:
+        pytest.exit(f"contract suite: {exc}", returncode=4)
     api = target.client()
     provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
     try:
@@ -113,11 +123,3 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
 def fresh(suite: Suite) -> Provisioned:
     """A segment and flag of this test's own, for tests that change targeting."""
     return suite.provisioning.create()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    recorder = terminalreporter.config.stash.get(RECORDER, None)
-    if recorder is None or not recorder.requests:
-        return
-    terminalreporter.write_line(f"contract suite: {recorder.requests} requests; "
-                                f"statuses {dict(sorted(recorder.statuses.items()))}")

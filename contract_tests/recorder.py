@@ -97,6 +97,7 @@ class Recorder:
 
     def record_status(self, operation_id: str, status: int) -> None:
         """For traffic that does not pass through the transport (Schemathesis' own client)."""
+        self.requests += 1
         self.statuses[(operation_id, status)] += 1
 
     def _record_outcomes(

@@ -1,0 +1,290 @@
+"""``make contract``: the suite against the kit's mock as a real process, or against a base URL.
+
+    python -m contract_tests.run [--base-url URL] [--examples N] [--seed N] [--reports-dir DIR]
+                                 [-- extra pytest arguments]
+
+Without ``--base-url`` it starts ``python -m mock_server`` on a free loopback port (a temporary
+database, the shipped configuration with the admin clock on and no rate limit), waits until it
+answers, runs every tier against it (``--kit-mock``) and stops it again, also on failure or
+Ctrl-C. With ``--base-url`` it runs tiers 1-2 against that URL, with the tokens and keys of
+``LD_API_TOKEN``, ``LD_API_TOKEN_READONLY``, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY``.
+
+Before pytest starts, the target is probed once, so a wrong URL, token or project key ends the
+run with one line. Exits with pytest's status (4: the target cannot be tested as configured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from .provisioning import probe
+from .recorder import Recorder
+from .settings import ConfigurationError, SuiteSettings, add_options, settings_from
+from .targets import Target
+
+__all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGURATION_ERROR = 4  # pytest's exit status for usage errors; the suite's for a bad target
+STARTUP_TIMEOUT_S = 30.0
+
+
+class MockServerError(RuntimeError):
+    """The mock server did not come up; the message holds the end of its log."""
+
+
+def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Path:
+    """The shipped mock configuration with the admin clock on and no rate limit (the suite sends
+    far more than 600 requests in 10 s), plus any extra writer tokens."""
+    from mock_server.config import DEFAULT_CONFIG_PATH
+
+    config: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    config["admin"] = True
+    config["rate_limit"] = {"requests_per_10s": None}
+    for token in extra_writer_tokens:
+        config["tokens"][token] = {"role": "writer", "projects": ["*"]}
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    with httpx.Client(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise MockServerError("the mock server exited: " + " / ".join(tail))
+            try:
+                if http.get(f"{url}/openapi.json").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a process we started, not a test
+    raise MockServerError(f"the mock server did not answer on {url} within "
+                          f"{STARTUP_TIMEOUT_S:.0f} s")
+
+
+@contextmanager
+def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = (),
+                attempts: int = 3) -> Iterator[str]:
+    """Run ``python -m mock_server`` on a free loopback port until the block ends; yields its URL.
+    A port taken between choosing and binding it is retried on another."""
+    config = write_mock_config(workdir / "mock-config.yaml", extra_writer_tokens)
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = workdir / f"mock-server-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", str(port),
+                 "--db", str(workdir / "mock.sqlite3"), "--config", str(config),
+                 "--log-level", "warning"],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the suite; we stop the server ourselves
+            )
+        try:
+            try:
+                _wait_until_up(process, url, log)
+            except MockServerError:
+                if attempt < attempts and "address already in use" in log.read_text(
+                        errors="replace").lower():
+                    continue
+                raise
+            yield url
+            return
+        finally:
+            _stop(process)
+
+
+def preflight(settings: SuiteSettings) -> None:
+    """Probe the target once, as the suite would, and raise ConfigurationError with one line."""
+    recorder = Recorder(secrets=settings.secrets)
+    target = Target(settings, recorder)
+    try:
+        probe(target.client(), settings.project_key, settings.environment_key, target.base_url)
+    finally:
+        target.close()
+
+
+class _OptionParser:
+    """Reads the suite's own pytest options (`settings.add_options`) with argparse, so the
+    preflight sees the settings pytest will see."""
+
+    def __init__(self) -> None:
+        self.parser = argparse.ArgumentParser(add_help=False)
+
+    def getgroup(self, *args: Any) -> _OptionParser:
+        return self
+
+    def addoption(self, *names: str, **kwargs: Any) -> None:
+        self.parser.add_argument(*names, **kwargs)
+
+
+def suite_options(command: Sequence[str]) -> argparse.Namespace:
+    """The suite's options (defaults included) as pytest would read them from `command`."""
+    options = _OptionParser()
+    add_options(options)
+    known, _ = options.parser.parse_known_args(list(command))
+    return known
+
+
+def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
+                    extra: Sequence[str]) -> list[str]:
+    reports = Path(args.reports_dir)
+    return [
+        sys.executable, "-m", "pytest", "contract_tests",
+        "--base-url", base_url, *(["--kit-mock"] if kit_mock else []),
+        f"--junitxml={reports / 'junit.xml'}", f"--reports-dir={reports}",
+        f"--hypothesis-seed={args.seed}",
+        *(["--examples", str(args.examples)] if args.examples else []),
+        *extra,
+    ]
+
+
+def _run_pytest(command: list[str]) -> int:
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                # pytest got the same Ctrl-C and is cleaning up (deleting what it created);
+                # a second one ends it
+                try:
+                    return process.wait(timeout=60)
+                except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                    process.terminate()
+                    return process.wait()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+
+
+def _print_matrix(reports: Path) -> None:
+    report = reports / "conformance.md"
+    if not report.is_file():
+        return
+    lines = report.read_text(encoding="utf-8").splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("## Operations"))
+    except StopIteration:
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    print("\n".join(lines[start:end]).rstrip())
+    print(f"\ncontract: conformance report {report} (and {report.with_suffix('.html')}), "
+          f"JUnit {reports / 'junit.xml'}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m contract_tests.run",
+        description="Run the contract suite against the kit's mock server (started here) "
+                    "or against --base-url. Arguments after -- go to pytest.",
+    )
+    parser.add_argument("--base-url", default=os.environ.get("LD_BASE_URL") or None,
+                        help="test this server instead of starting the mock (tiers 1-2; "
+                             "env LD_BASE_URL, tokens from LD_API_TOKEN ...)")
+    parser.add_argument("--examples", type=int, default=None, help="Hypothesis examples per test")
+    parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
+    parser.add_argument("--reports-dir", default="reports", help="where reports go (reports/)")
+    return parser
+
+
+def _terminate_on_sigterm() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the server
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
+    args = _parser().parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**32)
+    args.reports_dir = str(Path(args.reports_dir).resolve())  # pytest runs from the project root
+    _terminate_on_sigterm()
+    try:
+        return _main(args, extra)
+    except KeyboardInterrupt:
+        print("contract: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.base_url:
+        return _against(args.base_url, kit_mock=False, args=args, extra=extra)
+    with tempfile.TemporaryDirectory(prefix="contract-mock-") as workdir:
+        try:
+            with mock_server(Path(workdir)) as url:
+                print(f"contract: mock server started on {url}", flush=True)
+                return _against(url, kit_mock=True, args=args, extra=extra)
+        except MockServerError as exc:
+            print(f"contract: {exc}", file=sys.stderr)
+            return CONFIGURATION_ERROR
+
+
+def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
+             extra: Sequence[str]) -> int:
+    command = _pytest_command(base_url, kit_mock, args, extra)
+    secrets: tuple[str, ...] = ()
+    try:
+        settings = settings_from(suite_options(command))
+        secrets = settings.secrets
+        preflight(settings)
+    except ConfigurationError as exc:
+        message = Recorder(secrets=secrets).redact(str(exc))
+        if kit_mock and "LD_API_TOKEN" in message:
+            message += " (the started mock accepts the tokens of its shipped configuration: unset it)"
+        print(f"contract: cannot run against {base_url}: {message}", file=sys.stderr)
+        return CONFIGURATION_ERROR
+    rerun = f"make contract SEED={args.seed}" + ("" if kit_mock else f" BASE_URL={base_url}")
+    print(f"contract: seed {args.seed} (reproduce with {rerun})", flush=True)
+    status = _run_pytest(command)
+    if status in (0, 1):  # the tests ran (1: some failed)
+        reports = Path(args.reports_dir)
+        _print_matrix(reports.relative_to(Path.cwd()) if reports.is_relative_to(Path.cwd())
+                      else reports)
+    print(f"contract: pytest exited with status {status}; seed {args.seed}", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Helpers of the contract-suite tests: pytest sessions and the runner in a subprocess.
+
+Synthetic sessions run as ``python -m pytest`` in a temporary directory with the project on
+``PYTHONPATH`` rather than through ``pytester``: enabling it takes ``pytest_plugins`` in a
+conftest, which pytest only allows at the top level, and ``tests/contract_suite`` is not one
+when ``make test`` collects ``tests/``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PYTHON", "ROOT", "Run", "files_containing", "recognisable_token", "run"]
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+# what the suite reads from the environment; each test sets what it needs
+SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD_PROJECT_KEY",
+                     "LD_ENVIRONMENT_KEY", "LD_EXAMPLES")
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str  # stdout and stderr, interleaved
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> Run:
+    environ = {k: v for k, v in os.environ.items() if k not in SUITE_ENVIRONMENT}
+    environ.update({"PYTHONPATH": str(ROOT), **(env or {})})
+    done = subprocess.run(args, cwd=cwd, env=environ, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
+    return Run(done.returncode, done.stdout)
+
+
+def recognisable_token() -> str:
+    """A token nobody could mistake for anything else, to grep for."""
+    return f"SECRET-TOKEN-{secrets.token_hex(8)}"
+
+
+def files_containing(directory: Path, needle: str) -> list[Path]:
+    return sorted(p for p in directory.rglob("*")
+                  if p.is_file() and needle.encode() in p.read_bytes())

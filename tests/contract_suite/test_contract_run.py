@@ -1,0 +1,93 @@
+"""`make contract` and its runner: fail fast on a bad target, never leak the token."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from suite_helpers import PYTHON, ROOT, files_containing, recognisable_token, run
+
+from contract_tests.run import mock_server
+
+
+def _contract_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("contract:")]
+
+
+def _assert_one_clear_line(output: str, expected: str) -> None:
+    lines = _contract_lines(output)
+    assert len(lines) == 1 and expected in lines[0], output
+    for noise in ("Traceback", "FAILED", "Error:", "test session starts"):
+        assert noise not in output, output
+
+
+@pytest.fixture(scope="module")
+def token() -> str:
+    return recognisable_token()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, token: str) -> Iterator[str]:
+    """The kit's mock as a real process, also accepting the recognisable token."""
+    with mock_server(tmp_path_factory.mktemp("mock"), extra_writer_tokens=[token]) as url:
+        yield url
+
+
+def test_make_contract_against_an_unreachable_url_fails_fast_with_one_line(
+    tmp_path: Path,
+) -> None:
+    if subprocess.run(["make", "-q", "install"], cwd=ROOT, check=False).returncode != 0:
+        pytest.skip("the venv is not up to date; `make contract` would rebuild it")
+    started = time.monotonic()
+    result = run(["make", "-s", "contract", "BASE_URL=http://127.0.0.1:1"], cwd=ROOT,
+                 env={"LD_API_TOKEN": "any-token"})
+    assert result.returncode != 0
+    assert time.monotonic() - started < 30
+    _assert_one_clear_line(result.output, "cannot reach http://127.0.0.1:1")
+
+
+def test_a_missing_token_for_a_live_url_is_one_line(tmp_path: Path) -> None:
+    result = run([PYTHON, "-m", "contract_tests.run", "--base-url", "http://127.0.0.1:1"],
+                 cwd=tmp_path)
+    assert result.returncode == 4
+    _assert_one_clear_line(result.output, "LD_API_TOKEN is not set")
+
+
+def test_a_wrong_token_against_the_running_mock_is_one_line(server: str, tmp_path: Path) -> None:
+    result = run([PYTHON, "-m", "contract_tests.run", "--base-url", server], cwd=tmp_path,
+                 env={"LD_API_TOKEN": "not-a-token-the-mock-knows"})
+    assert result.returncode == 4
+    _assert_one_clear_line(result.output, "rejected the token (401)")
+
+
+def test_an_unknown_project_stops_the_suite_before_any_test(
+    server: str, token: str, tmp_path: Path
+) -> None:
+    """A read-only probe cannot tell an unknown project from an unknown segment (both 404), so
+    this one is found by the suite's first setup request: pytest's early exit, one message."""
+    result = run([PYTHON, "-m", "contract_tests.run", "--base-url", server], cwd=tmp_path,
+                 env={"LD_API_TOKEN": token, "LD_PROJECT_KEY": "no-such-project"})
+    assert result.returncode == 4
+    assert "no tests ran" in result.output and "check LD_PROJECT_KEY" in result.output
+    for noise in ("Traceback", "FAILED", "ERROR"):
+        assert noise not in result.output, result.output
+    assert token not in result.output
+
+
+def test_a_contract_session_never_shows_the_token(server: str, token: str,
+                                                   tmp_path: Path) -> None:
+    """A real session against the mock process with a recognisable token: every line printed
+    and every file written (reports, JUnit) is free of it."""
+    reports = tmp_path / "reports"
+    result = run([PYTHON, "-m", "pytest", "contract_tests", "-p", "no:cacheprovider", "-rA",
+                  "--base-url", server, "--kit-mock", "--examples", "2",
+                  f"--junitxml={reports / 'junit.xml'}", f"--reports-dir={reports}"],
+                 cwd=ROOT, env={"LD_API_TOKEN": token})
+    assert result.returncode in (0, 1), result.output  # the tests ran
+    assert (reports / "conformance.md").is_file() and (reports / "junit.xml").is_file()
+    assert token not in result.output
+    assert files_containing(tmp_path, token) == []
+    assert "contract conformance" in result.output

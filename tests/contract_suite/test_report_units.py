@@ -1,0 +1,146 @@
+"""The conformance report from unit-level data: failures out of exceptions, rendering, the guard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
+
+from contract_tests.checks import ContractViolation
+from contract_tests.recorder import Recorder
+from contract_tests.report import (
+    ALL_OPERATIONS,
+    FailureRecord,
+    RunData,
+    render_html,
+    render_markdown,
+    reproduction,
+    scrub_files,
+    summary_lines,
+    violations_of,
+)
+from generated.operations import OPERATIONS
+
+SCHEMATHESIS_MESSAGE = """Schemathesis found 1 distinct failure
+
+- ST201 Schema-violating request accepted
+
+    Invalid data should have been rejected
+
+[200] OK:
+
+    `{"items":[]}`
+
+Reproduce with:
+
+    curl -X PATCH -H 'Authorization: [Filtered]' -d '{"instructions": []}' http://testserver/api/v2/x
+"""
+
+
+def test_a_contract_violation_names_its_rule_and_tier() -> None:
+    (found,) = violations_of(ContractViolation("instruction-counts", "total 0, but 1 were sent"))
+    assert (found.rule, found.tier) == ("instruction-counts", "tier2")
+    assert found.message == "total 0, but 1 were sent"
+
+
+def test_each_violation_of_an_exception_group_is_reported() -> None:
+    first = ContractViolation("error-indices", "index 7 is not in 0..1")
+    first.add_note("Falsifying example: example(data=...)")
+    group = ExceptionGroup("two", [first, ExceptionGroup(
+        "inner", [ContractViolation("successful-take-effect", "GET shows nothing")])])
+    found = violations_of(group)
+    assert [v.rule for v in found] == ["error-indices", "successful-take-effect"]
+    assert "Falsifying example" in found[0].message
+
+
+def test_a_schemathesis_failure_names_its_check_and_carries_its_curl() -> None:
+    failure = AcceptedNegativeData(operation="PATCH /x", message="Invalid data should have been "
+                                   "rejected", status_code=200, expected_statuses=["400"])
+    (found,) = violations_of(FailureGroup([failure], SCHEMATHESIS_MESSAGE))
+    assert (found.rule, found.tier) == ("negative_data_rejection", "tier1")
+    assert found.message.startswith("ST201 Schema-violating request accepted")
+    assert found.curl == (("curl -X PATCH -H 'Authorization: [Filtered]' -d "
+                          "'{\"instructions\": []}' http://testserver/api/v2/x"),)
+
+
+def test_other_exceptions_are_reported_by_type() -> None:
+    (found,) = violations_of(KeyError("items"))
+    assert (found.rule, found.tier) == ("KeyError", None)
+
+
+def test_the_reproduction_starts_at_the_last_write_and_hides_the_token() -> None:
+    token = "tok-123456"
+    recorder = Recorder(secrets=(token,))
+    for method, path in [("GET", "/api/v2/segments/p/e/s"), ("PATCH", "/api/v2/segments/p/e/s"),
+                         ("GET", "/api/v2/segments/p/s/expiring-targets/e")]:
+        request = httpx.Request(method, f"http://h{path}", headers={"Authorization": token},
+                                content=b'{"instructions": []}' if method == "PATCH" else b"")
+        recorder.record(request, httpx.Response(200, json={}, request=request))
+    curls = reproduction(list(recorder.recent))
+    assert [c.split()[3] for c in curls] == ["PATCH", "GET"]
+    assert token not in "".join(curls) and "$LD_API_TOKEN" in curls[0]
+
+
+def _data() -> RunData:
+    op = next(iter(OPERATIONS))
+    patch = next(o for o, spec in OPERATIONS.items() if spec.instructions)
+    kind = next(iter(OPERATIONS[patch].instructions))
+    return RunData(
+        target="https://staging.example", seed=42, examples_per_test=10, in_process=False,
+        duration_s=2.0, requests=100, examples_run=40,
+        matrix=Counter({(op, "tier1", "passed"): 1, (op, "tier2", "failed"): 2,
+                        (ALL_OPERATIONS, "stateful", "passed"): 1,
+                        (op, "tier3", "skipped"): 3}),
+        statuses={(op, 200): 7, (op, 599): 1},
+        instructions={(patch, kind, "succeeded"): 5, (patch, kind, "failed"): 2},
+        failures=[FailureRecord(test="t.py::test_x[a]", operation=op, tier="tier2",
+                                test_tier="tier2", rule="instruction-counts",
+                                message="has ``` fences | and pipes",
+                                reproduction=("curl -X PATCH http://h/x",))],
+    )
+
+
+def test_markdown_shows_the_overview_matrix_coverage_and_failures() -> None:
+    data = _data()
+    text = render_markdown(data)
+    op = next(iter(OPERATIONS))
+    assert "| target | https://staging.example |" in text
+    assert "`--hypothesis-seed=42`" in text
+    assert "| requests made | 100 (50.0/s) |" in text
+    assert f"| `{op}` | 1 passed | 2 failed | · | 3 skipped |" in text
+    assert f"| `{ALL_OPERATIONS}` | · | · | 1 passed | · |" in text
+    assert "| **all** | 1 passed | 2 failed | 1 passed | 3 skipped |" in text
+    assert "599! ×1" in text and "200 ×7" in text  # undocumented codes are marked
+    patch = next(o for o, spec in OPERATIONS.items() if spec.instructions)
+    assert f"| `{patch}` | `{next(iter(OPERATIONS[patch].instructions))}` | 5 | 2 |" in text
+    assert "## Failures (1)" in text and "instruction-counts: A well-formed request" in text
+    assert "````text\nhas ``` fences | and pipes\n````" in text  # the fence outgrows the content
+    assert "```sh\ncurl -X PATCH http://h/x\n```" in text
+
+
+def test_html_is_self_contained_and_escaped() -> None:
+    data = _data()
+    data.failures[0] = FailureRecord("t", "op", "tier2", "tier2", "rule", "<script>x</script>", ())
+    page = render_html(data)
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "src=" not in page and "href=" not in page  # nothing to fetch
+    assert 'class="failed">2 failed<' in page
+
+
+def test_the_summary_gives_tiers_rates_and_files() -> None:
+    lines = summary_lines(_data(), [Path("reports/conformance.md")])
+    assert "tier1: 1 passed | tier2: 2 failed | stateful: 1 passed | tier3: 3 skipped" in lines
+    assert any("20.0 examples/s, 50.0 requests/s" in line for line in lines)
+    assert "FAILED t.py::test_x[a]: instruction-counts (tier2)" in lines
+    assert lines[-1] == "reports: reports/conformance.md"
+
+
+def test_the_guard_replaces_every_secret_in_written_files(tmp_path: Path) -> None:
+    dirty, clean = tmp_path / "a.xml", tmp_path / "b.md"
+    dirty.write_text("x tok-1 y ro-2 z")
+    clean.write_text("nothing")
+    assert scrub_files([dirty, clean, tmp_path / "missing"], ("tok-1", "ro-2")) == [dirty]
+    assert dirty.read_text() == "x *** y *** z"
