@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from .flags import flag_resource, variation_index
 from .instructions import Kinds, KindSpec, action_of, check_instruction, version_refers_to_resource
 from .representations import FLAG_SLOTS, SEGMENT_LISTS, schedule_item, schedule_items
 from .segments import segment_resource, segment_slots
-from .store import FlagRecord, Resource, Schedule, SegmentRecord, Tx
+from .store import NO_VARIATION, FlagRecord, Resource, Schedule, SegmentRecord, Tx
 
 __all__ = [
     "PatchOutcome",
@@ -60,6 +60,89 @@ def new_schedule_id() -> str:
     return (int(time.time()).to_bytes(4, "big") + _PROCESS + count.to_bytes(3, "big")).hex()
 
 
+_Key = tuple[Resource, str, str, str]  # resource, context kind, context key, target type
+
+
+class _Schedules:
+    """The schedules and individual targets of the contexts a PATCH names, as the
+    instructions see them: read in a few queries (all the named contexts of a resource at
+    once, :meth:`load`), changed in memory, written back in one batch (:meth:`flush`).
+
+    An expiring-targets PATCH never changes individual targets, so those are only read.
+    """
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.current: dict[_Key, Schedule | None] = {}
+        self.initial: dict[_Key, tuple[str, str, int, int]] = {}  # id, variation, version, date
+        self.targets: set[tuple[Resource, str, str, str, int]] = set()
+        self.loaded: set[tuple[Resource, str, str]] = set()
+
+    def load(self, res: Resource, contexts: Iterable[tuple[str, str]]) -> None:
+        by_kind: dict[str, list[str]] = {}
+        for kind, key in contexts:
+            if (res, kind, key) not in self.loaded:
+                self.loaded.add((res, kind, key))
+                by_kind.setdefault(kind, []).append(key)
+        for kind, keys in by_kind.items():
+            for s in self.tx.context_schedules(res, kind, keys):
+                found = (res, kind, s.context_key, s.target_type)
+                self.current[found] = s
+                self.initial[found] = (s.id, s.variation_id, s.version, s.expiration_date)
+            for row in self.tx.context_targets(res, kind, keys):
+                self.targets.add((res, row.slot, kind, row.context_key, row.variation))
+
+    def find(self, res: Resource, kind: str, key: str, target_type: str) -> Schedule | None:
+        if (res, kind, key) not in self.loaded:
+            self.load(res, ((kind, key),))
+        return self.current.get((res, kind, key, target_type))
+
+    def has_target(self, res: Resource, slots: Sequence[str], kind: str, key: str,
+                   variation: int = NO_VARIATION) -> bool:
+        if (res, kind, key) not in self.loaded:
+            self.load(res, ((kind, key),))
+        return any((res, slot, kind, key, variation) in self.targets for slot in slots)
+
+    def put(self, s: Schedule) -> None:
+        self.current[(s.resource, s.context_kind, s.context_key, s.target_type)] = s
+
+    def delete(self, s: Schedule) -> None:
+        self.current[(s.resource, s.context_kind, s.context_key, s.target_type)] = None
+
+    def flush(self) -> None:
+        deleted: list[str] = []
+        updated: list[Schedule] = []
+        inserted: list[Schedule] = []
+        for key, now in self.current.items():
+            before = self.initial.get(key)
+            if now is None:
+                if before is not None:
+                    deleted.append(before[0])
+            elif before is None:
+                inserted.append(now)
+            elif before[0] != now.id:
+                deleted.append(before[0])
+                inserted.append(now)
+            elif before[1:] != (now.variation_id, now.version, now.expiration_date):
+                updated.append(now)
+        self.tx.write_schedules(deleted, updated, inserted)
+
+
+def _named_contexts(instructions: Sequence[Any]) -> list[tuple[str, str]]:
+    """The contexts the instructions name (for :meth:`_Schedules.load`; lenient: an
+    instruction that names none well is simply not prefetched)."""
+    contexts = []
+    for instruction in instructions:
+        if isinstance(instruction, dict):
+            user_key = instruction.get("userKey")
+            if isinstance(user_key, str):
+                contexts.append(("user", user_key))
+            kind, key = instruction.get("contextKind"), instruction.get("contextKey")
+            if isinstance(kind, str) and isinstance(key, str):
+                contexts.append((kind, key))
+    return contexts
+
+
 Apply = Callable[[dict[str, Any], str, KindSpec], None]
 
 
@@ -81,6 +164,8 @@ def patch_segment_schedules(
     tx: Tx, now: int, segment: SegmentRecord, instructions: Sequence[Any], kinds: Kinds
 ) -> PatchOutcome:
     res = segment_resource(segment)
+    view = _Schedules(tx)
+    view.load(res, _named_contexts(instructions))
 
     def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
         action = action_of(kind)
@@ -89,13 +174,13 @@ def patch_segment_schedules(
         if target_type not in SEGMENT_LISTS:
             raise InstructionFailed("targetType must be 'included' or 'excluded'")
         who = _who(context_kind, context_key)
-        schedule = tx.find_schedule(res, context_kind, context_key, target_type)
+        schedule = view.find(res, context_kind, context_key, target_type)
         if action == "remove":
             if schedule is not None:
-                tx.delete_schedule(schedule.id)
+                view.delete(schedule)
             return
         slots = segment_slots(target_type, context_kind)
-        if not tx.has_target(res, slots, context_kind, context_key):
+        if not view.has_target(res, slots, context_kind, context_key):
             raise InstructionFailed(
                 f"{who} is not individually targeted in the {target_type} list of segment"
                 f" {segment.key!r}"
@@ -106,7 +191,7 @@ def patch_segment_schedules(
                     f"{who} already has a scheduled removal from the {target_type} list;"
                     " use an update instruction to change it"
                 )
-            tx.put_schedule(Schedule(
+            view.put(Schedule(
                 new_schedule_id(), res, context_kind, context_key, target_type, "", 1,
                 _future(instruction, kind, now),
             ))
@@ -118,9 +203,10 @@ def patch_segment_schedules(
         _check_version(instruction, kind, spec, schedule, "segment", segment.version)
         schedule.expiration_date = _future(instruction, kind, now)
         schedule.version += 1
-        tx.put_schedule(schedule)
 
-    return _run(instructions, kinds, apply)
+    outcome = _run(instructions, kinds, apply)
+    view.flush()
+    return outcome
 
 
 def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> list[dict[str, Any]]:
@@ -133,11 +219,16 @@ def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> list[d
 def patch_flag_schedules(
     tx: Tx, now: int, flag: FlagRecord, env: str, instructions: Sequence[Any], kinds: Kinds
 ) -> PatchOutcome:
+    view = _Schedules(tx)
+    view.load(flag_resource(flag, env), _named_contexts(instructions))
+
     def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
         context_kind, context_key = _context(instruction, spec)
-        _apply_to_flag(tx, now, flag, env, instruction, kind, spec, context_kind, context_key)
+        _apply_to_flag(view, now, flag, env, instruction, kind, spec, context_kind, context_key)
 
-    return _run(instructions, kinds, apply)
+    outcome = _run(instructions, kinds, apply)
+    view.flush()
+    return outcome
 
 
 def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> list[dict[str, Any]]:
@@ -145,7 +236,7 @@ def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> list[
 
 
 def _apply_to_flag(
-    tx: Tx, now: int, flag: FlagRecord, env: str, instruction: dict[str, Any], kind: str,
+    view: _Schedules, now: int, flag: FlagRecord, env: str, instruction: dict[str, Any], kind: str,
     spec: KindSpec, context_kind: str, context_key: str,
 ) -> None:
     action = action_of(kind)
@@ -157,12 +248,12 @@ def _apply_to_flag(
         raise InstructionFailed(f"unknown variation {variation_id!r} on flag {flag.key!r}")
     res = flag_resource(flag, env)
     who = _who(context_kind, context_key)
-    schedule = tx.find_schedule(res, context_kind, context_key, "")
+    schedule = view.find(res, context_kind, context_key, "")
     if action == "remove":
         if schedule is not None and schedule.variation_id == variation_id:
-            tx.delete_schedule(schedule.id)
+            view.delete(schedule)
         return
-    if not tx.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
+    if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
         raise InstructionFailed(
             f"{who} is not individually targeted with variation {variation_id!r} on flag"
             f" {flag.key!r} in environment {env!r}"
@@ -178,7 +269,7 @@ def _apply_to_flag(
                 f"{who} already has a scheduled removal on this variation;"
                 " use an update instruction to change it"
             )
-        tx.put_schedule(Schedule(
+        view.put(Schedule(
             new_schedule_id(), res, context_kind, context_key, "", variation_id, 1,
             _future(instruction, kind, now),
         ))
@@ -190,7 +281,6 @@ def _apply_to_flag(
     _check_version(instruction, kind, spec, schedule, "flag", flag.version)
     schedule.expiration_date = _future(instruction, kind, now)
     schedule.version += 1
-    tx.put_schedule(schedule)
 
 
 # users --------------------------------------------------------------------
@@ -201,6 +291,7 @@ def patch_user_schedules(
     instructions: Sequence[Any], kinds: Kinds,
 ) -> PatchOutcome:
     flags: dict[str, FlagRecord | None] = {}
+    view = _Schedules(tx)
 
     def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
         flag_key = instruction.get("flagKey")
@@ -211,9 +302,11 @@ def patch_user_schedules(
         flag = flags[flag_key]
         if flag is None:
             raise InstructionFailed(f"unknown flag {flag_key!r} in project {project!r}")
-        _apply_to_flag(tx, now, flag, env, instruction, kind, spec, "user", user_key)
+        _apply_to_flag(view, now, flag, env, instruction, kind, spec, "user", user_key)
 
-    return _run(instructions, kinds, apply)
+    outcome = _run(instructions, kinds, apply)
+    view.flush()
+    return outcome
 
 
 def user_items(tx: Tx, project: str, env: str, user_key: str) -> list[dict[str, Any]]:

@@ -20,6 +20,8 @@ STRING_FIELDS = (
     "kind", "userKey", "contextKey", "contextKind", "targetType", "variationId", "flagKey",
 )
 INT64_MAX = 2**63 - 1
+_INTEGER_FIELDS = frozenset(INTEGER_FIELDS)
+_STRING_FIELDS = frozenset(STRING_FIELDS)
 
 
 class KindSpec(Protocol):
@@ -59,19 +61,19 @@ def check_instruction(instruction: Any, kinds: Kinds) -> tuple[str, KindSpec]:
     for name in getattr(spec, "required", ()):
         if instruction.get(name) is None:
             raise InstructionFailed(f"{kind} needs {name}")
-    for name in INTEGER_FIELDS:
-        value = instruction.get(name)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not -INT64_MAX - 1 <= value <= INT64_MAX
+    for name, value in instruction.items():  # one pass over what is there
+        if value is None:
+            continue
+        if name in _INTEGER_FIELDS:
+            if isinstance(value, bool) or not isinstance(value, int) or not (
+                -INT64_MAX - 1 <= value <= INT64_MAX
+            ):
+                raise InstructionFailed(f"{name} must be a 64-bit integer")
+        elif name in _STRING_FIELDS:
+            if not isinstance(value, str):
+                raise InstructionFailed(f"{name} must be a string")
+        elif name == "values" and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
         ):
-            raise InstructionFailed(f"{name} must be a 64-bit integer")
-    for name in STRING_FIELDS:
-        value = instruction.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InstructionFailed(f"{name} must be a string")
-    values = instruction.get("values")
-    if values is not None and (
-        not isinstance(values, list) or not all(isinstance(v, str) for v in values)
-    ):
-        raise InstructionFailed("values must be an array of strings")
+            raise InstructionFailed("values must be an array of strings")
     return kind, spec

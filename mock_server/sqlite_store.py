@@ -95,6 +95,14 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+_CHUNK = 500  # bound parameters per IN list, well below SQLite's limit
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
 class SqliteTx:
     """One transaction; the methods of :class:`~mock_server.store.Tx`."""
 
@@ -291,6 +299,51 @@ class SqliteTx:
 
     def delete_schedule(self, schedule_id: str) -> None:
         self._c.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+
+    def context_schedules(
+        self, res: Resource, context_kind: str, context_keys: Sequence[str]
+    ) -> list[Schedule]:
+        out: list[Schedule] = []
+        for keys in _chunks(context_keys):
+            rows = self._c.execute(
+                "SELECT id, context_key, target_type, variation_id, version, expiration_date"
+                " FROM schedules WHERE project = ? AND env = ? AND resource_kind = ?"
+                f" AND resource_key = ? AND context_kind = ? AND context_key IN ({_marks(keys)})",
+                (res.project, res.env, res.kind, res.key, context_kind, *keys),
+            ).fetchall()
+            out.extend(Schedule(r[0], res, context_kind, r[1], r[2], r[3], r[4], r[5]) for r in rows)
+        return out
+
+    def context_targets(
+        self, res: Resource, context_kind: str, context_keys: Sequence[str]
+    ) -> list[TargetRow]:
+        out: list[TargetRow] = []
+        for keys in _chunks(context_keys):
+            rows = self._c.execute(
+                "SELECT slot, context_key, variation FROM targets WHERE owner = ? AND project = ?"
+                f" AND env = ? AND owner_key = ? AND context_kind = ? AND context_key IN ({_marks(keys)})",
+                (res.kind, res.project, res.env, res.key, context_kind, *keys),
+            ).fetchall()
+            out.extend(TargetRow(r[0], context_kind, r[1], r[2]) for r in rows)
+        return out
+
+    def write_schedules(
+        self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
+    ) -> None:
+        if deleted:
+            self._c.executemany("DELETE FROM schedules WHERE id = ?", [(i,) for i in deleted])
+        if updated:
+            self._c.executemany(
+                "UPDATE schedules SET variation_id = ?, version = ?, expiration_date = ? WHERE id = ?",
+                [(s.variation_id, s.version, s.expiration_date, s.id) for s in updated],
+            )
+        if inserted:
+            self._c.executemany(
+                f"INSERT INTO schedules ({_SCHEDULE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(s.id, s.resource.project, s.resource.env, s.resource.kind, s.resource.key,
+                  s.context_kind, s.context_key, s.target_type, s.variation_id, s.version,
+                  s.expiration_date) for s in inserted],
+            )
 
     def schedules_for(self, res: Resource) -> list[Schedule]:
         rows = self._c.execute(

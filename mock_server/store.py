@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "NO_VARIATION",
@@ -28,9 +28,11 @@ __all__ = [
 NO_VARIATION = -1  # the variation column of segment targets
 
 
-@dataclass(frozen=True)
-class Resource:
-    """What targets and schedules belong to: a segment, or a flag in one environment."""
+class Resource(NamedTuple):
+    """What targets and schedules belong to: a segment, or a flag in one environment.
+
+    A named tuple rather than a frozen dataclass: it keys dictionaries on every
+    instruction, and a tuple hashes in C."""
 
     kind: str  # "segment" or "flag"
     project: str
@@ -147,6 +149,21 @@ class Tx(Protocol):
     def put_schedule(self, schedule: Schedule) -> None: ...
     def delete_schedule(self, schedule_id: str) -> None: ...
     def schedules_for(self, resource: Resource) -> list[Schedule]: ...
+    def context_schedules(
+        self, resource: Resource, context_kind: str, context_keys: Sequence[str]
+    ) -> list[Schedule]:
+        """The resource's schedules for these contexts of one kind (any target type)."""
+        ...
+    def context_targets(
+        self, resource: Resource, context_kind: str, context_keys: Sequence[str]
+    ) -> list[TargetRow]:
+        """The resource's individual-target rows for these contexts of one kind."""
+        ...
+    def write_schedules(
+        self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
+    ) -> None:
+        """Delete by ``_id``, then update date, version and variation by ``_id``, then insert."""
+        ...
     def schedule_rows(self, resource: Resource, context_kind: str | None = None) -> list[ScheduleRow]:
         """The resource's schedules, as light rows for listing, in ``items`` order."""
         ...

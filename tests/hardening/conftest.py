@@ -1,0 +1,40 @@
+"""Hardening tests of the mock server: concurrency, crashes, hostile input, access, rate limits.
+
+The helpers live in ``hardening_helpers.py``; here: the ``slow`` marker and the fixture that
+starts real server processes (each killed when its test ends, also on failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hardening_helpers import MockProcess, write_config
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: a bounded load or crash test (seconds, real processes); CI runs them")
+
+
+@pytest.fixture
+def mock_process(tmp_path: Path) -> Iterator[Any]:
+    """``mock_process(**config_options)``: a started :class:`MockProcess`; all killed at the end."""
+    started: list[MockProcess] = []
+
+    def make(db: Path | None = None, **options: Any) -> MockProcess:
+        config = write_config(tmp_path, **options)
+        server = MockProcess(db or tmp_path / "mock.sqlite3", config, tmp_path / "server.log")
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.kill()
+
+
