@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from generated.client import Client
 
+from .interrupts import INTERRUPTS
 from .provisioning import Provisioned, Provisioning, probe
 from .recorder import Recorder
 from .report import ConformanceReport
@@ -43,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigurationError as exc:
         raise pytest.UsageError(f"contract suite: {exc}") from None
     config.stash[SETTINGS] = suite_settings
+    INTERRUPTS.install()  # Ctrl-C and SIGTERM end the run, but never its cleanup
     config.stash[RECORDER] = Recorder(secrets=suite_settings.secrets)
     seed = config.getoption("hypothesis_seed", None)
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
@@ -63,6 +65,19 @@ def pytest_configure(config: pytest.Config) -> None:
         print_blob=False,
     )
     settings.load_profile("contract")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    INTERRUPTS.uninstall()
+
+
+def pytest_keyboard_interrupt() -> None:
+    INTERRUPTS.mark_delivered()  # pytest stops; the fixture finalisers clean up
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    INTERRUPTS.check()  # a Ctrl-C swallowed during the previous test stops the run here
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -112,6 +127,10 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
         target.close()
         pytest.exit(f"contract suite cannot run against {suite_settings.target_name}: {exc}",
                     returncode=4)
+    except BaseException:  # interrupted or failed half-way: no finaliser runs for this fixture
+        provisioning.delete_all()
+        target.close()
+        raise
     yield Suite(suite_settings, target, provisioning, provisioned, api)
     leftovers = provisioning.delete_all()
     target.close()

@@ -2,14 +2,22 @@
 
 Against a live deployment the suite writes only to what it created here. Keys carry a per-run
 prefix so two runs never collide, and `Provisioning.delete_all` runs from a fixture finaliser and
-from `atexit`, so resources go away also when tests fail or the run is interrupted.
+from `atexit`, so resources go away also when tests fail or the run is interrupted (Ctrl-C and
+SIGTERM: interrupts.py).
+
+A key is remembered *before* the request that creates it is sent, so that a create whose answer
+was lost (or that a Ctrl-C cut short) is still deleted; deleting what does not exist is a 404,
+which counts as deleted. Creates have keys of the suite's own, so they can be retried safely
+after an infrastructure failure: a GET first proves whether the lost one was applied.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +25,15 @@ import httpx
 
 from generated.client import Client
 
+from .interrupts import INTERRUPTS
+from .network import InfrastructureError
 from .settings import ConfigurationError
 
 __all__ = ["Provisioned", "Provisioning", "Slot", "probe"]
 
 SEGMENT_CONTEXT_KIND = "org"
+SETUP_ATTEMPTS = 3  # sends of one setup request after infrastructure failures
+CLEANUP_DEADLINE_S = 120.0  # delete_all stops trying after this (what is left is reported)
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ def probe(client: Client, project: str, environment: str, base_url: str) -> None
             project_key=project, environment_key=environment,
             segment_key=f"contract-probe-{secrets.token_hex(4)}",
         )
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, InfrastructureError) as exc:
         raise ConfigurationError(f"cannot reach {base_url}: {exc}") from None
     if response.status_code == 401:
         raise ConfigurationError(f"{base_url} rejected the token (401): check LD_API_TOKEN")
@@ -96,6 +108,34 @@ class Provisioning:
 
     def __post_init__(self) -> None:
         atexit.register(self.delete_all)
+
+    def reserve(self, kind: str) -> str:
+        """A fresh key for a segment or flag that a test is about to create (tier 1's posts),
+        remembered from now on, so it is deleted at the end whatever happens to the request."""
+        self._counter += 1
+        key = f"{self.run_id}-{self._counter}-new-{kind}"
+        self.track(kind, key)
+        return key
+
+    def track(self, kind: str, key: str) -> None:
+        """Remember a segment or flag to delete at the end."""
+        keys = self._segments if kind == "segment" else self._flags
+        if key not in keys:
+            keys.append(key)
+
+    def delete(self, kind: str, key: str) -> bool:
+        """Delete one remembered segment or flag now; False if that failed (then it stays
+        remembered, for delete_all)."""
+        keys = self._segments if kind == "segment" else self._flags
+        with INTERRUPTS.cleaning():
+            if kind == "segment":
+                deleted = self._deleted(self.client.delete_segment,
+                                        environment_key=self.environment, segment_key=key)
+            else:
+                deleted = self._deleted(self.client.delete_feature_flag, feature_flag_key=key)
+        if deleted and key in keys:
+            keys.remove(key)
+        return deleted
 
     def create(self) -> Provisioned:
         """A fresh segment and flag, each with individual targets in several lists."""
@@ -134,26 +174,66 @@ class Provisioning:
         """An untargeted segment to delete (the deletes of tier 1 need something to delete)."""
         self._counter += 1
         key = f"{self.run_id}-{self._counter}-doomed-segment"
-        response = self.client.post_segment(project_key=self.project,
-                                            environment_key=self.environment,
-                                            body={"key": key, "name": key})
-        _require(response, f"creating segment {key}")
-        self._segments.append(key)
+        self.track("segment", key)
+        _require(self._post_segment(key), f"creating segment {key}")
         return key
 
     def throwaway_flag(self) -> str:
         """An untargeted flag to delete."""
         self._counter += 1
         key = f"{self.run_id}-{self._counter}-doomed-flag"
-        _require(self.client.post_feature_flag(project_key=self.project,
-                                               body={"key": key, "name": key}),
-                 f"creating flag {key}")
-        self._flags.append(key)
+        self.track("flag", key)
+        _require(self._post_flag({"key": key, "name": key}), f"creating flag {key}")
         return key
+
+    # creates and setup patches that survive a flaky network ----------------------------------
+
+    def _post_segment(self, key: str) -> Any:
+        return self._create(
+            lambda: self.client.post_segment(project_key=self.project,
+                                             environment_key=self.environment,
+                                             body={"key": key, "name": key}),
+            lambda: self.client.get_segment(project_key=self.project,
+                                            environment_key=self.environment, segment_key=key),
+        )
+
+    def _post_flag(self, body: dict[str, Any]) -> Any:
+        return self._create(
+            lambda: self.client.post_feature_flag(project_key=self.project, body=body),
+            lambda: self.client.get_feature_flag(project_key=self.project,
+                                                 feature_flag_key=body["key"]),
+        )
+
+    def _create(self, post: Callable[[], Any], get: Callable[[], Any]) -> Any:
+        """POST; if its answer was lost, a GET of the (unique) key proves whether it was
+        applied: 200 -> it was (the GET's answer stands in for the POST's), 404 -> send again."""
+        for attempt in range(1, SETUP_ATTEMPTS + 1):
+            try:
+                return post()
+            except InfrastructureError:
+                if attempt == SETUP_ATTEMPTS:
+                    raise
+            found = get()  # idempotent: retried by the transport itself
+            if found.status_code == 200:
+                return _Created(found.content)
+        raise AssertionError("unreachable")
+
+    def _patch_adding(self, patch: Callable[[], Any]) -> Any:
+        """A setup PATCH that only adds targets to a resource the run has just created: adding
+        what is there already leaves the targeting as it is (a set union), so re-sending it
+        after a lost answer is idempotent in effect, if not in the resource's version."""
+        for attempt in range(1, SETUP_ATTEMPTS + 1):
+            try:
+                return patch()
+            except InfrastructureError:
+                if attempt == SETUP_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def _create_segment(self, key: str, keys: dict[str, list[str]]) -> None:
         where = {"project_key": self.project, "environment_key": self.environment}
-        response = self.client.post_segment(**where, body={"key": key, "name": key})
+        self.track("segment", key)
+        response = self._post_segment(key)
         if response.status_code == 404:
             raise ProvisioningError(
                 f"project {self.project!r} or environment {self.environment!r} does not exist "
@@ -162,7 +242,6 @@ class Provisioning:
         if response.status_code == 403:
             raise ProvisioningError("the token cannot create segments (403): it needs write access")
         _require(response, f"creating segment {key}")
-        self._segments.append(key)
         instructions = [
             {"kind": "addIncludedUsers", "values": keys["users_in"]},
             {"kind": "addExcludedUsers", "values": keys["users_out"]},
@@ -173,18 +252,17 @@ class Provisioning:
              "values": keys["orgs_out"]},
         ]
         _require(
-            self.client.patch_segment(**where, segment_key=key, body={"instructions": instructions}),
+            self._patch_adding(lambda: self.client.patch_segment(
+                **where, segment_key=key, body={"instructions": instructions})),
             f"targeting segment {key}",
         )
 
     def _create_flag(self, key: str, prefix: str) -> tuple[str, ...]:
-        response = self.client.post_feature_flag(
-            project_key=self.project, body={"key": key, "name": key, "temporary": True}
-        )
+        self.track("flag", key)
+        response = self._post_flag({"key": key, "name": key, "temporary": True})
         if response.status_code == 403:
             raise ProvisioningError("the token cannot create flags (403): it needs write access")
         flag = _require(response, f"creating flag {key}")
-        self._flags.append(key)
         return tuple(variation["_id"] for variation in flag["variations"])
 
     def _target_flag(self, key: str, slots: tuple[Slot, ...]) -> None:
@@ -194,30 +272,43 @@ class Provisioning:
             for slot in slots
         ]
         _require(
-            self.client.patch_feature_flag(
+            self._patch_adding(lambda: self.client.patch_feature_flag(
                 project_key=self.project, feature_flag_key=key,
                 body={"environmentKey": self.environment, "instructions": instructions},
-            ),
+            )),
             f"targeting flag {key}",
         )
 
     def delete_all(self) -> list[str]:
-        """Delete everything this run created; returns what could not be deleted."""
+        """Delete everything this run created; returns what could not be deleted. A key is
+        forgotten only once deleted, so a cleanup cut short is finished by the next call
+        (the fixture finaliser, then `atexit`)."""
         leftovers = []
-        while self._flags:
-            key = self._flags.pop()
-            if not self._deleted(self.client.delete_feature_flag, feature_flag_key=key):
-                leftovers.append(f"flag {key}")
-        while self._segments:
-            key = self._segments.pop()
-            if not self._deleted(self.client.delete_segment, environment_key=self.environment,
-                                 segment_key=key):
-                leftovers.append(f"segment {key}")
+        deadline = time.monotonic() + CLEANUP_DEADLINE_S
+        with INTERRUPTS.cleaning():
+            for kind, keys in (("flag", self._flags), ("segment", self._segments)):
+                for key in list(reversed(keys)):
+                    if time.monotonic() < deadline and self.delete(kind, key):
+                        continue
+                    leftovers.append(f"{kind} {key}")
         return leftovers
 
-    def _deleted(self, delete: Any, **keys: str) -> bool:
+    def _deleted(self, delete: Any, **keys: str) -> bool:  # DELETE: retried by the transport
         try:
             response = delete(project_key=self.project, **keys)
-        except httpx.HTTPError:
+        except (httpx.HTTPError, InfrastructureError):
             return False
         return response.status_code in (204, 404)
+
+
+class _Created:
+    """Stands in for a create's lost response: the resource as a GET showed it."""
+
+    status_code = 201
+    ok = True
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content)

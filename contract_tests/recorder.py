@@ -13,13 +13,15 @@ import re
 import shlex
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
 
-__all__ = ["Exchange", "Recorder", "RecordingTransport", "operation_for"]
+from .interrupts import INTERRUPTS
+from .network import InfrastructureError
+
+__all__ = ["Exchange", "Recorder", "RecordingTransport", "operation_for", "redact_secrets"]
 
 TOKEN_PLACEHOLDER = "$LD_API_TOKEN"
 _ROUTES = [
@@ -34,6 +36,28 @@ def operation_for(method: str, path: str) -> str | None:
         if route_method == method.upper() and pattern.match(path):
             return op_id
     return None
+
+
+ELLIPSES = ("...", "…")
+MIN_FRAGMENT = 6  # shorter pieces of a secret next to an ellipsis are left alone
+
+
+def redact_secrets(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """Every secret replaced by ``***``; also a secret cut in two by a shortened repr (pytest's
+    saferepr keeps a long repr's start and end around ``...``): its start before an ellipsis
+    and its end after one."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if not any(e in text for e in ELLIPSES):
+        return text
+    for secret in secrets:
+        for ellipsis in ELLIPSES:
+            if ellipsis not in text:
+                continue
+            for size in range(len(secret) - 1, MIN_FRAGMENT - 1, -1):
+                text = text.replace(secret[:size] + ellipsis, "***" + ellipsis)
+                text = text.replace(ellipsis + secret[-size:], ellipsis + "***")
+    return text
 
 
 @dataclass(frozen=True)
@@ -68,11 +92,13 @@ class Recorder:
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=5))
     requests: int = 0
+    network: Counter[str] = field(default_factory=Counter)  # retries and give-ups (network.py)
+
+    def network_event(self, event: str) -> None:
+        self.network[event] += 1
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact_secrets(text, self.secrets)
 
     def record(self, request: httpx.Request, response: httpx.Response | None) -> None:
         self.requests += 1
@@ -128,10 +154,11 @@ class RecordingTransport(httpx.BaseTransport):
         self._recorder = recorder
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        INTERRUPTS.check()  # a Ctrl-C that something swallowed stops the run here
         request.read()
         try:
             response = self._inner.handle_request(request)
-        except httpx.TransportError:
+        except (httpx.TransportError, InfrastructureError):
             self._recorder.record(request, None)
             raise
         response.read()

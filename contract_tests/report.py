@@ -9,7 +9,10 @@ instruction outcomes and the last exchanges of the running test.
 
 At session end it writes ``<reports dir>/conformance.md`` and ``conformance.html`` and prints a
 short summary. It adds ``operation``, ``tier`` and (on failure) ``rule`` to every test's JUnit
-properties. No secret leaves the process: reports, test reports (what pytest prints and writes
+properties. Failures of the network or of a gateway in front of the target (`network.py`:
+`InfrastructureError`, transport errors) are not contract failures: a test that failed only
+through them counts as ``infra`` in the matrix, its rule is ``infrastructure``, and the reports
+list it under "Infrastructure failures", apart from the contract's. No secret leaves the process: reports, test reports (what pytest prints and writes
 to JUnit) and the summary are redacted, and a final guard rescans every file written.
 """
 
@@ -31,7 +34,8 @@ from schemathesis.core.failures import Failure as SchemathesisFailure
 from generated.operations import OPERATIONS, RULES
 
 from .checks import ContractViolation
-from .recorder import Exchange, Recorder
+from .network import is_infrastructure
+from .recorder import ELLIPSES, Exchange, Recorder, redact_secrets
 from .settings import SuiteSettings
 
 __all__ = [
@@ -51,7 +55,8 @@ __all__ = [
 ]
 
 TIERS = ("tier1", "tier2", "stateful", "tier3")
-OUTCOMES = ("passed", "failed", "skipped")
+OUTCOMES = ("passed", "failed", "infra", "skipped")  # infra: failed only through the network
+INFRASTRUCTURE = "infrastructure"  # the rule of an infrastructure failure
 ALL_OPERATIONS = "(several operations)"  # tests that are not about one operation
 UNTIERED = "other"
 MAX_MESSAGE = 2000  # characters of a failure message kept in the reports
@@ -70,6 +75,7 @@ class Violation:
     tier: str | None  # None: not known from the exception (the test's marker decides)
     message: str
     curl: tuple[str, ...] = ()
+    infrastructure: bool = False  # the network or a gateway failed, not the contract
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class FailureRecord:
     rule: str
     message: str
     reproduction: tuple[str, ...]  # curl commands, oldest first; empty: none captured
+    infrastructure: bool = False  # not a contract failure (network.py)
 
 
 @dataclass
@@ -98,6 +105,15 @@ class RunData:
     statuses: Mapping[tuple[str, int], int] = field(default_factory=dict)
     instructions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
     failures: list[FailureRecord] = field(default_factory=list)
+    network: Mapping[str, int] = field(default_factory=dict)  # retries and give-ups by kind
+
+    @property
+    def contract_failures(self) -> list[FailureRecord]:
+        return [f for f in self.failures if not f.infrastructure]
+
+    @property
+    def infrastructure_failures(self) -> list[FailureRecord]:
+        return [f for f in self.failures if f.infrastructure]
 
     def per_second(self, count: int) -> float:
         return count / self.duration_s if self.duration_s > 0 else 0.0
@@ -146,9 +162,32 @@ def _walk(exc: BaseException, curl: tuple[str, ...], notes: str, out: list[Viola
         rule = exc.checks[0] if exc.checks else exc.code
         text = f"{exc.code} {exc.title}" + (f"\n{exc.message}" if exc.message else "")
         out.append(Violation(rule, "tier1", _clip(text), curl))
+    elif is_infrastructure(exc):
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        out.append(Violation(INFRASTRUCTURE, None, _clip(text + _notes(exc) + notes), curl,
+                             infrastructure=True))
+    elif (cause := _infrastructure_behind(exc)) is not None:
+        # raised while an infrastructure failure propagated, e.g. Hypothesis' bookkeeping
+        # ("Inconsistent data generation") when a lost request ended an example early
+        text = (f"{type(cause).__name__}: {cause}\n(then, while it propagated: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+        out.append(Violation(INFRASTRUCTURE, None, _clip(text + notes), curl,
+                             infrastructure=True))
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         out.append(Violation(type(exc).__name__, None, _clip(text + _notes(exc) + notes)))
+
+
+def _infrastructure_behind(exc: BaseException) -> BaseException | None:
+    """An infrastructure failure this exception was raised while handling, if any."""
+    seen: set[int] = set()
+    current = exc.__cause__ or exc.__context__
+    while current is not None and id(current) not in seen:
+        if is_infrastructure(current):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def reproduction(exchanges: Sequence[Exchange]) -> tuple[str, ...]:
@@ -188,6 +227,8 @@ def _tier_of(item: pytest.Item) -> str:
 def _outcome(report: pytest.TestReport) -> str:
     if hasattr(report, "wasxfail"):
         return "skipped" if report.skipped else "passed"
+    if report.failed and getattr(report, "_contract_infra", False):
+        return "infra"
     return str(report.outcome)
 
 
@@ -273,11 +314,16 @@ class ConformanceReport:
             records = self._failures(report.nodeid, operation, tier, call.excinfo.value,
                                      with_recent=not subtest)
         rules = [("rule", rule) for rule in dict.fromkeys(r.rule for r in records)]
+        # failed only through the network: not a contract failure
+        report._contract_infra = bool(records) and all(  # type: ignore[attr-defined]
+            r.infrastructure for r in records)
         if subtest:
             report.user_properties = [("operation", operation), ("tier", tier), *rules]
             report._contract_subtest_of = base  # type: ignore[attr-defined]
         else:
             item.user_properties += rules  # JUnit takes them from the teardown report
+            if report.when == "teardown":  # made from the item's properties before these
+                report.user_properties = [*report.user_properties, *rules]
         report._contract_failures = records  # type: ignore[attr-defined]
         return report
 
@@ -301,7 +347,7 @@ class ConformanceReport:
         if report.when == "call" and self._pending[report.nodeid] == "passed":
             self._pending[report.nodeid] = _outcome(report)
         if report.when == "teardown":
-            outcome = "failed" if report.failed else self._pending[report.nodeid]
+            outcome = _outcome(report) if report.failed else self._pending[report.nodeid]
             del self._pending[report.nodeid]
             if report.nodeid in self._with_subtests and outcome != "failed":
                 return  # counted operation by operation
@@ -318,6 +364,7 @@ class ConformanceReport:
         self.data.requests = self.recorder.requests
         self.data.statuses = dict(self.recorder.statuses)
         self.data.instructions = dict(self.recorder.outcomes)
+        self.data.network = dict(self.recorder.network)
         if self.data.matrix:  # something ran (not a configuration error, not --collect-only)
             directory = self.settings.reports_dir
             directory.mkdir(parents=True, exist_ok=True)
@@ -360,6 +407,7 @@ class ConformanceReport:
                 tier=violation.tier or marker_tier, test_tier=marker_tier, rule=violation.rule,
                 message=self.redact(violation.message),
                 reproduction=tuple(self.redact(c) for c in curl),
+                infrastructure=violation.infrastructure,
             ))
         return records
 
@@ -379,9 +427,11 @@ class ConformanceReport:
 
     def _scrub(self, report: pytest.TestReport) -> None:
         """Take secrets out of what pytest prints and writes for this test."""
-        secrets = self.settings.secrets
-        if report.longrepr is not None and any(s in str(report.longrepr) for s in secrets):
-            report.longrepr = self.redact(str(report.longrepr))
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            redacted = self.redact(text)  # whole secrets, and halves of cut ones
+            if redacted != text:
+                report.longrepr = redacted
         report.sections = [(title, self.redact(content)) for title, content in report.sections]
         report.user_properties = [(k, self.redact(str(v))) for k, v in report.user_properties]
 
@@ -398,6 +448,9 @@ def scrub_files(paths: Iterable[Path], secrets: Sequence[str]) -> list[Path]:
         content = original = path.read_bytes()
         for secret in secrets:
             content = content.replace(secret.encode(), b"***")
+        text = content.decode("utf-8", "surrogateescape")
+        if any(e in text for e in ELLIPSES):  # halves of a secret a shortened repr cut
+            content = redact_secrets(text, list(secrets)).encode("utf-8", "surrogateescape")
         if content != original:
             path.write_bytes(content)
             changed.append(path)
@@ -475,7 +528,17 @@ def _overview(data: RunData) -> list[tuple[str, str]]:
         ("examples run", (f"{data.examples_run} ({data.per_second(data.examples_run):.1f}/s; "
                          "Hypothesis test cases, shrinking included)")),
         ("result", _cell(totals).replace("·", "nothing ran")),
+        ("contract failures", str(len(data.contract_failures))),
+        ("infrastructure failures", (f"{len(data.infrastructure_failures)} (the network or a "
+                                     "gateway failed; not contract failures)")),
+        ("network retries", _network_text(data.network)),
     ]
+
+
+def _network_text(network: Mapping[str, int]) -> str:
+    if not network:
+        return "none"
+    return ", ".join(f"{event} ×{count}" for event, count in sorted(network.items()))
 
 
 def _rule_text(record: FailureRecord) -> str:
@@ -517,10 +580,10 @@ def render_markdown(data: RunData) -> str:
             "| operation | exercised (count) | documented, never seen |", "| --- | --- | --- |"]
     out += [f"| `{op}` | {seen} | {unseen} |" for op, seen, unseen in _status_rows(data)]
     out += ["", "`!`: not a documented status code of the operation.", "",
-            f"## Failures ({len(data.failures)})", ""]
-    if not data.failures:
+            f"## Failures ({len(data.contract_failures)})", ""]
+    if not data.contract_failures:
         out.append("None.")
-    for number, record in enumerate(data.failures, 1):
+    for number, record in enumerate(data.contract_failures, 1):
         out += [f"### {number}. `{record.test}`", "",
                 f"- operation: `{record.operation}`",
                 f"- tier: {record.tier} (test marker: {record.test_tier})",
@@ -533,6 +596,15 @@ def render_markdown(data: RunData) -> str:
         else:
             out += [(f"No requests captured for this failure: rerun with "
                     f"`--hypothesis-seed={data.seed}`."), ""]
+    out += [f"## Infrastructure failures ({len(data.infrastructure_failures)})", "",
+            ("Tests that failed because the network or a gateway in front of the target failed "
+             "(after the retries the suite allows): they prove nothing about the contract. "
+             "Rerun them."), ""]
+    if not data.infrastructure_failures:
+        out.append("None.")
+    for number, record in enumerate(data.infrastructure_failures, 1):
+        out += [f"### {number}. `{record.test}`", "", f"- operation: `{record.operation}`",
+                f"- tier: {record.tier}", "", _fence(record.message, "text"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -541,7 +613,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}code,pre{font-family:ui-monospace,monospace}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-.failed{background:#fbd5d5}.passed{background:#d9f2d9}.skipped{background:#eee}.none{color:#999}
+.failed{background:#fbd5d5}.infra{background:#fdeccf}.passed{background:#d9f2d9}.skipped{background:#eee}.none{color:#999}
 """
 
 
@@ -559,7 +631,7 @@ def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]],
 
 
 def _css_class(counts: Mapping[str, int]) -> str:
-    for outcome in ("failed", "passed", "skipped"):
+    for outcome in ("failed", "infra", "passed", "skipped"):
         if counts.get(outcome):
             return outcome
     return "none"
@@ -587,11 +659,11 @@ def render_html(data: RunData) -> str:
         _html_table(["operation", "exercised (count)", "documented, never seen"],
                     [list(row) for row in _status_rows(data)]),
         "<p>!: not a documented status code of the operation.</p>",
-        f"<h2>Failures ({len(data.failures)})</h2>",
+        f"<h2>Failures ({len(data.contract_failures)})</h2>",
     ]
-    if not data.failures:
+    if not data.contract_failures:
         parts.append("<p>None.</p>")
-    for number, record in enumerate(data.failures, 1):
+    for number, record in enumerate(data.contract_failures, 1):
         parts += [
             f"<h3>{number}. <code>{html.escape(record.test)}</code></h3><ul>",
             f"<li>operation: <code>{html.escape(record.operation)}</code></li>",
@@ -603,6 +675,16 @@ def render_html(data: RunData) -> str:
         if record.reproduction:
             parts += ["<p>Reproduce (the token is <code>$LD_API_TOKEN</code>):</p>",
                       f"<pre>{html.escape(chr(10).join(record.reproduction))}</pre>"]
+    parts += [f"<h2>Infrastructure failures ({len(data.infrastructure_failures)})</h2>",
+              ("<p>Tests that failed because the network or a gateway in front of the target "
+               "failed: they prove nothing about the contract. Rerun them.</p>")]
+    if not data.infrastructure_failures:
+        parts.append("<p>None.</p>")
+    for number, record in enumerate(data.infrastructure_failures, 1):
+        parts += [f"<h3>{number}. <code>{html.escape(record.test)}</code></h3>",
+                  (f"<p>operation: <code>{html.escape(record.operation)}</code>, "
+                   f"tier: {html.escape(record.tier)}</p>"),
+                  f"<pre>{html.escape(record.message)}</pre>"]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -619,10 +701,17 @@ def summary_lines(data: RunData, files: Sequence[Path]) -> list[str]:
         f"{data.per_second(data.examples_run):.1f} examples/s, "
         f"{data.per_second(data.requests):.1f} requests/s"),
     ]
-    for record in data.failures[:10]:
+    contract, infra = data.contract_failures, data.infrastructure_failures
+    lines.append(f"contract failures: {len(contract)}; infrastructure failures: {len(infra)} "
+                 f"(not contract failures); network retries: {_network_text(data.network)}")
+    for record in contract[:10]:
         lines.append(f"FAILED {record.test}: {record.rule} ({record.tier})")
-    if len(data.failures) > 10:
-        lines.append(f"… and {len(data.failures) - 10} more failures (see the report)")
+    if len(contract) > 10:
+        lines.append(f"… and {len(contract) - 10} more failures (see the report)")
+    for record in infra[:5]:
+        lines.append(f"INFRA {record.test}: {record.message.splitlines()[0][:160]}")
+    if len(infra) > 5:
+        lines.append(f"… and {len(infra) - 5} more infrastructure failures (see the report)")
     if files:
         lines.append("reports: " + ", ".join(str(f) for f in files))
     return lines

@@ -8,7 +8,7 @@ URL the suite runs in-process against the kit's mock with its default configurat
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +27,10 @@ class ConfigurationError(Exception):
 @dataclass(frozen=True)
 class SuiteSettings:
     base_url: str | None  # None: in-process
-    token: str
-    readonly_token: str | None
+    # never in a repr: pytest shows fixtures' reprs in tracebacks, cut short in the middle,
+    # where a secret split in two escapes any search for it
+    token: str = field(repr=False)
+    readonly_token: str | None = field(repr=False)
     project_key: str
     environment_key: str
     kit_mock: bool  # the target is the kit's mock (tier 3 runs, the clock can be set)

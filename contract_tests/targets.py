@@ -13,6 +13,7 @@ import httpx
 
 from generated.client import Client
 
+from .network import RetryingTransport, retrying_session
 from .recorder import Recorder, RecordingTransport
 from .settings import ConfigurationError, SuiteSettings
 from .transport import SyncASGITransport
@@ -31,11 +32,14 @@ class Target:
         self.recorder = recorder
         self.app = app  # the ASGI app when in-process
         self.base_url = settings.base_url or IN_PROCESS_URL
+        # a live target: bounded retries, network failures raised as InfrastructureError
         self._inner: httpx.BaseTransport = (
-            SyncASGITransport(app) if app is not None else httpx.HTTPTransport(retries=0)
+            SyncASGITransport(app) if app is not None else RetryingTransport(
+                httpx.HTTPTransport(retries=0), on_event=recorder.network_event)
         )
         self._transport = RecordingTransport(self._inner, recorder)
         self._clients: list[Client] = []
+        self._sessions: list[Any] = []
 
     @property
     def project(self) -> str:
@@ -57,6 +61,13 @@ class Target:
         """A plain httpx client on this target, for requests the generated client won't send
         (wrong content types, malformed bodies). Carries no token by itself."""
         return httpx.Client(base_url=self.base_url, transport=self._transport, timeout=30.0)
+
+    def requests_session(self) -> Any:
+        """A `requests.Session` for Schemathesis' ``case.call`` on a base URL, with the same
+        retry policy as the suite's own requests (network.py)."""
+        session = retrying_session(on_event=self.recorder.network_event)
+        self._sessions.append(session)
+        return session
 
     # The kit's mock only: its clock.
     def set_clock(self, now_ms: int) -> None:
@@ -80,6 +91,8 @@ class Target:
     def close(self) -> None:
         for client in self._clients:
             client.close()
+        for session in self._sessions:
+            session.close()
         self._inner.close()
 
 

@@ -1,22 +1,33 @@
 """Tier 1: Schemathesis over every operation, positive and negative data, every schema check.
 
 Path parameters are pointed at a segment and flag of the suite's own (created for tier 1, so
-random patches cannot disturb other tests); deletes get a throwaway resource each, and what a
-create makes is deleted again. Against a live deployment the suite writes only to these.
+random patches cannot disturb other tests); deletes get a throwaway resource each, and creates
+get a key of the run's own (``ct-…``, remembered before the request is sent) in place of the
+generated one, so what they make is deleted again whatever happens. Against a live deployment
+the suite writes only to these.
+
+Against a base URL, Schemathesis' requests go through the suite's retry policy (network.py):
+429 waits, bounded retries of idempotent requests; a request lost to the network or a gateway
+fails the example as an `InfrastructureError`, which the report keeps apart from contract
+failures. The ``ignored_auth`` check sends its own probes without credentials (which the server
+cannot apply); one answered by a gateway or rate limiter rather than the API is sent again.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 import schemathesis.pytest
-from schemathesis.config import SchemathesisConfig
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.openapi.checks import IgnoredAuth
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -32,11 +43,41 @@ from generated.operations import OPERATIONS
 from .actions import context_family, schedule_slots
 from .conftest import Suite
 from .families import FAMILIES
+from .network import GATEWAY_STATUSES, InfrastructureError, RetryPolicy
+from .observe import read_schedules
 from .plans import DAY_MS
 from .provisioning import Provisioned
 from .schema import bundle
 
 pytestmark = pytest.mark.tier1
+
+_PROBE_STATUS = re.compile(r"got `(\d{3})")  # how IgnoredAuth names the probe's answer
+_NOT_THE_API = GATEWAY_STATUSES | {429}
+
+
+def ignored_auth_despite_the_network(ctx: Any, response: Any, case: Any) -> bool | None:
+    """`ignored_auth`, with its probes (requests without valid credentials, which the server
+    cannot apply) sent again when a gateway, the rate limiter or the network answered them."""
+    policy = RetryPolicy()
+    last: BaseException | None = None
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return ignored_auth(ctx, response, case)
+        except IgnoredAuth as failure:
+            match = _PROBE_STATUS.search(failure.message or "")
+            if match is None or int(match.group(1)) not in _NOT_THE_API:
+                raise
+            last = failure
+            time.sleep(1.0 if match.group(1) == "429" else policy.backoff(attempt))
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            last = exc
+            time.sleep(policy.backoff(attempt))
+    raise InfrastructureError(
+        f"{case.operation.label}: the authentication probe got no answer from the API "
+        f"in {policy.attempts} attempts ({type(last).__name__}: {last})") from last
+
+
+ignored_auth_despite_the_network.__name__ = "ignored_auth"
 
 CHECKS = [
     not_a_server_error,
@@ -46,7 +87,7 @@ CHECKS = [
     response_headers_conformance,
     negative_data_rejection,
     positive_data_acceptance,
-    ignored_auth,
+    ignored_auth_despite_the_network,
 ]
 # Setup operations validate more than their schema can say (JSON-patch paths, variation ids,
 # duplicate keys), so a schema-valid body may rightly get 400 or 409 there.
@@ -92,26 +133,59 @@ def tier1(suite: Suite) -> Provisioned:
     for family in {context_family(f).operation.operation_id: context_family(f)
                    for f in FAMILIES.values()}.values():
         slots = list(family.slots(provisioned))[::2]
-        schedule_slots(suite.api, family, provisioned, slots,
-                       [now + DAY_MS * (i + 1) for i in range(len(slots))])
+        _schedule_despite_the_network(suite, family, provisioned, slots,
+                                      [now + DAY_MS * (i + 1) for i in range(len(slots))])
     return provisioned
+
+
+def _schedule_despite_the_network(suite: Suite, family: Any, p: Provisioned, slots: list[Any],
+                                  dates: list[int], attempts: int = 3) -> None:
+    """Tier 1's setup, which every operation's examples depend on: after a PATCH whose answer
+    was lost, a GET shows which schedules it made, and only the others are sent again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            schedule_slots(suite.api, family, p, slots, dates)
+            return
+        except InfrastructureError:
+            if attempt == attempts:
+                raise
+        present = read_schedules(suite.api, family, p)
+        remaining = [(s, d) for s, d in zip(slots, dates, strict=True)
+                     if family.key_of(s) not in present]
+        slots, dates = [s for s, _ in remaining], [d for _, d in remaining]
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.fixture(scope="module")
+def http_session(suite: Suite) -> Any:
+    """Against a base URL: the requests session Schemathesis sends through (retry policy).
+    In-process: None (Schemathesis calls the app)."""
+    return None if suite.settings.in_process else suite.target.requests_session()
+
+
 @pytest.fixture
 def created(suite: Suite) -> Iterator[list[tuple[str, str]]]:
-    """Resources a create made during one example, deleted afterwards."""
+    """Resources a create may have made during one test (every example's key is remembered by
+    the provisioning before it is sent), deleted afterwards; a delete that fails now is left to
+    the provisioning's final cleanup."""
     made: list[tuple[str, str]] = []
     yield made
-    api, settings = suite.api, suite.settings
-    for kind, key in made:
-        if kind == "segment":
-            api.delete_segment(project_key=settings.project_key,
-                               environment_key=settings.environment_key, segment_key=key)
-        else:
-            api.delete_feature_flag(project_key=settings.project_key, feature_flag_key=key)
+    for kind, key in dict.fromkeys(made):
+        suite.provisioning.delete(kind, key)
+
+
+def _own_key(case: Any, suite: Suite, operation_id: str, created: list[tuple[str, str]]) -> None:
+    """A create's key becomes one of the run's own, remembered before the request is sent. Only
+    a string key is replaced: the schema says no more about it, so the case stays as valid or
+    invalid as it was generated (one without a string key cannot create anything)."""
+    if operation_id not in ("postSegment", "postFeatureFlag"):
+        return
+    kind = "segment" if operation_id == "postSegment" else "flag"
+    if isinstance(case.body, dict) and isinstance(case.body.get("key"), str):
+        case.body["key"] = suite.provisioning.reserve(kind)
+        created.append((kind, case.body["key"]))
 
 
 def _bind(case: Any, suite: Suite, p: Provisioned, operation_id: str) -> None:
@@ -133,15 +207,20 @@ def _bind(case: Any, suite: Suite, p: Provisioned, operation_id: str) -> None:
 
 @schema.parametrize()
 def test_schema_conformance(
-    case: Any, suite: Suite, tier1: Provisioned, created: list[tuple[str, str]]
+    case: Any, suite: Suite, tier1: Provisioned, created: list[tuple[str, str]],
+    http_session: Any,
 ) -> None:
     operation_id = case.operation.definition.raw["operationId"]
     _bind(case, suite, tier1, operation_id)
-    response = case.call()
+    _own_key(case, suite, operation_id, created)
+    response = case.call(session=http_session) if http_session is not None else case.call()
     suite.target.recorder.record_status(operation_id, response.status_code)
     if response.status_code == 201:
         body = response.json()
-        created.append(("segment" if "segment" in operation_id.lower() else "flag", body["key"]))
+        if isinstance(body, dict) and isinstance(body.get("key"), str):
+            kind = "segment" if "segment" in operation_id.lower() else "flag"
+            suite.provisioning.track(kind, body["key"])  # a server that kept another key
+            created.append((kind, body["key"]))
     checks = [c for c in CHECKS
               if not (c is positive_data_acceptance and operation_id in SETUP_OPERATIONS)]
     case.validate_response(response, checks=checks)
