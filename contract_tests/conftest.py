@@ -120,7 +120,8 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
     api = target.client()
     provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
     try:
-        probe(api, target.project, target.environment, target.base_url)
+        if suite_settings.probe:
+            probe(api, target.project, target.environment, target.base_url)
         provisioned = provisioning.create()
     except ConfigurationError as exc:
         provisioning.delete_all()

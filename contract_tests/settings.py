@@ -37,6 +37,7 @@ class SuiteSettings:
     examples: int  # Hypothesis examples per test
     reports_dir: Path
     app_factory: str | None = None  # in-process: "module:callable" building the ASGI app
+    probe: bool = True  # check the target looks like the API before any test
 
     @property
     def in_process(self) -> bool:
@@ -61,6 +62,11 @@ def add_options(parser: Any) -> None:
         help="the base URL is the kit's own mock server with its admin clock (runs tier 3)",
     )
     group.addoption("--examples", type=int, default=None, help="Hypothesis examples per test")
+    group.addoption(
+        "--no-probe",
+        action="store_true",
+        help="skip the pre-flight check that an unknown segment answers 404 (for static mocks)",
+    )
     group.addoption(
         "--app",
         default=None,
@@ -105,4 +111,5 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         examples=examples,
         reports_dir=Path(options.reports_dir),
         app_factory=options.app,
+        probe=not options.no_probe,
     )
