@@ -28,9 +28,9 @@ load generator (wrk) and the same settings for both servers:
    schedules, and again after 100,000 schedules were added to another
    segment of the same store ("elsewhere"); and on a segment that itself
    has 100,000 schedules ("same resource"). The answer of such a PATCH
-   lists the resource's whole schedule list (the mock's tier-3 policy,
-   docs/mock-server.md), so the same-resource case also measures writing
-   100,000 items.
+   lists only the schedules its add and update instructions touched (the
+   mock's tier-3 policy, docs/mock-server.md): 1,000 items, however many
+   the resource has.
 
 The big data sets are written straight into the SQLite file through
 ``mock_server.sqlite_store`` (the same rows the API would create; creating

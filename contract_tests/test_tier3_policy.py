@@ -160,24 +160,49 @@ def test_date_at_or_before_now_fails(suite: Suite, fresh: Provisioned, fixed_clo
 # -- what the GETs and the PATCH answers hold --------------------------------------------------
 
 
-@pytest.mark.parametrize("operation_id", FAMILY_IDS)
-def test_items_are_ordered_and_patch_answers_like_get(suite: Suite, fresh: Provisioned,
-                                                      operation_id: str) -> None:
-    family, p = FAMILIES[operation_id], fresh
-    slots = list(reversed(family.slots(p)))  # scheduled against the documented order
-    now = suite.target.now_ms()
-    body, _ = _send(suite, family, p,
-                    [_add(family, p, s, now + (i + 1) * DAY_MS) for i, s in enumerate(slots)])
+def _listed(suite: Suite, family: Family, p: Provisioned) -> dict[Any, dict[str, Any]]:
+    """The family's GET, keyed by (resource key, schedule key)."""
     got = call(suite.api, family.get, **family.path_params(p))
     check_status("successful-take-effect", got, 200, f"GET {family.get.operation_id}")
-    items = got.json()["items"]
-    _expect("items-after-patch", body.get("items") == items,
-            f"PATCH items {body.get('items')!r:.300} differ from the GET's {items!r:.300}")
-    for name, listed in (("GET", items), ("context GET", call(
+    return {((i.get("_resourceId") or {}).get("key"), schedule_key(i)): i
+            for i in got.json()["items"]}
+
+
+@pytest.mark.parametrize("operation_id", FAMILY_IDS)
+def test_items_are_ordered_and_patch_answers_with_the_touched_schedules(
+        suite: Suite, fresh: Provisioned, operation_id: str) -> None:
+    family, p = FAMILIES[operation_id], fresh
+    slots = list(reversed(family.slots(p)))  # scheduled against the documented order
+    resource_key = p.segment_key if family.resource == "segment" else p.flag_key
+
+    def expected(touched: list[Slot]) -> list[dict[str, Any]]:
+        """The touched schedules as the GET shows them, in instruction order."""
+        listed = _listed(suite, family, p)
+        return [listed[(resource_key, family.key_of(s))] for s in touched]
+
+    now = suite.target.now_ms()
+    adds = [_add(family, p, s, now + (i + 1) * DAY_MS) for i, s in enumerate(slots)]
+    body, failed = _send(suite, family, p, [*adds, adds[0]])  # the repeat fails: no item
+    _expect("add-on-scheduled", failed == {len(adds)}, f"failed instructions {failed}")
+    want = expected(slots)
+    _expect("items-after-patch", body.get("items") == want,
+            f"PATCH items {body.get('items')!r:.300} differ from the touched schedules as the"
+            f" GET shows them, in instruction order: {want!r:.300}")
+    for name, listed in (("GET", call(suite.api, family.get, **family.path_params(p)).json()[
+            "items"]), ("context GET", call(
             suite.api, family.state_get, **family.state_params(p)).json()["items"])):
         keys = [schedule_key(i) for i in listed]
         _expect("items-order", keys == sorted(keys),
                 f"{name} lists schedules out of order: {keys}")
+    # an update lists its schedule; a successful remove leaves none, so it adds no item
+    instructions = [_update(suite, family, p, slots[-1], now + 9 * DAY_MS)]
+    instructions += [_remove(family, p, s) for s in slots[:-1]]
+    body, failed = _send(suite, family, p, instructions)
+    _expect("items-after-patch", not failed, f"update and removes failed {sorted(failed)}")
+    want = expected(slots[-1:])
+    _expect("items-after-patch", body.get("items") == want,
+            f"PATCH items {body.get('items')!r:.300} after an update and removes, expected"
+            f" {want!r:.300}")
 
 
 def test_user_endpoint_orders_by_flag_key(suite: Suite, fresh: Provisioned) -> None:

@@ -2,9 +2,11 @@
 
 One function per family of PATCH; each applies the instructions in order
 inside the caller's transaction and returns the failed ones as
-``(index, message)``. A failed instruction changes nothing; the others take
-effect. Users are contexts of kind ``user``: the user endpoints and the
-context endpoints read and write the same schedules.
+``(index, message)`` and the schedules that the successful add and update
+instructions left (the PATCH's ``items``; tier-3 policy, docs/mock-server.md).
+A failed instruction changes nothing; the others take effect. Users are
+contexts of kind ``user``: the user endpoints and the context endpoints read
+and write the same schedules.
 """
 
 from __future__ import annotations
@@ -37,12 +39,18 @@ __all__ = [
 
 @dataclass
 class PatchOutcome:
+    """What a PATCH did: the failed instructions, and ``schedules``: in instruction order,
+    without duplicates, the schedule as it stands after the PATCH of every context that a
+    successful add or update named (one a later instruction removed again is left out)."""
+
     total: int
     errors: list[tuple[int, str]] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
 
-    def rep(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+    def rep(self, *, user: bool) -> dict[str, Any]:
+        """The answer; ``user``: items as the user endpoints list them (``userKey``)."""
         return {
-            "items": items,
+            "items": [schedule_item(s, user=user) for s in self.schedules],
             "totalInstructions": self.total,
             "successfulInstructions": self.total - len(self.errors),
             "failedInstructions": len(self.errors),
@@ -143,17 +151,30 @@ def _named_contexts(instructions: Sequence[Any]) -> list[tuple[str, str]]:
     return contexts
 
 
-Apply = Callable[[dict[str, Any], str, KindSpec], None]
+Apply = Callable[[dict[str, Any], str, KindSpec], _Key | None]
 
 
-def _run(instructions: Sequence[Any], kinds: Kinds, apply: Apply) -> PatchOutcome:
+def _run(
+    view: _Schedules, instructions: Sequence[Any], kinds: Kinds, apply: Apply
+) -> PatchOutcome:
+    """Apply the instructions in order, write the changes back, and collect the outcome.
+
+    ``apply`` returns the key of the schedule a successful add or update left (``None`` for a
+    remove); those schedules, as they stand at the end, are the outcome's ``schedules``: read
+    from memory, so the answer costs nothing per schedule the PATCH did not touch."""
     outcome = PatchOutcome(total=len(instructions))
+    touched: dict[_Key, None] = {}  # insertion-ordered set
     for index, instruction in enumerate(instructions):
         try:
             kind, spec = check_instruction(instruction, kinds)
-            apply(instruction, kind, spec)
+            key = apply(instruction, kind, spec)
         except InstructionFailed as exc:
             outcome.errors.append((index, exc.message))
+        else:
+            if key is not None:
+                touched[key] = None
+    view.flush()
+    outcome.schedules = [s for s in map(view.current.get, touched) if s is not None]
     return outcome
 
 
@@ -167,7 +188,7 @@ def patch_segment_schedules(
     view = _Schedules(tx)
     view.load(res, _named_contexts(instructions))
 
-    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
+    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> _Key | None:
         action = action_of(kind)
         context_kind, context_key = _context(instruction, spec)
         target_type = instruction.get("targetType")
@@ -178,7 +199,7 @@ def patch_segment_schedules(
         if action == "remove":
             if schedule is not None:
                 view.delete(schedule)
-            return
+            return None
         slots = segment_slots(target_type, context_kind)
         if not view.has_target(res, slots, context_kind, context_key):
             raise InstructionFailed(
@@ -195,7 +216,7 @@ def patch_segment_schedules(
                 new_schedule_id(), res, context_kind, context_key, target_type, "", 1,
                 _future(instruction, kind, now),
             ))
-            return
+            return (res, context_kind, context_key, target_type)
         if schedule is None:
             raise InstructionFailed(
                 f"{who} has no scheduled removal from the {target_type} list to update"
@@ -203,10 +224,9 @@ def patch_segment_schedules(
         _check_version(instruction, kind, spec, schedule, "segment", segment.version)
         schedule.expiration_date = _future(instruction, kind, now)
         schedule.version += 1
+        return (res, context_kind, context_key, target_type)
 
-    outcome = _run(instructions, kinds, apply)
-    view.flush()
-    return outcome
+    return _run(view, instructions, kinds, apply)
 
 
 def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> list[dict[str, Any]]:
@@ -222,13 +242,12 @@ def patch_flag_schedules(
     view = _Schedules(tx)
     view.load(flag_resource(flag, env), _named_contexts(instructions))
 
-    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
+    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> _Key | None:
         context_kind, context_key = _context(instruction, spec)
-        _apply_to_flag(view, now, flag, env, instruction, kind, spec, context_kind, context_key)
+        return _apply_to_flag(view, now, flag, env, instruction, kind, spec, context_kind,
+                              context_key)
 
-    outcome = _run(instructions, kinds, apply)
-    view.flush()
-    return outcome
+    return _run(view, instructions, kinds, apply)
 
 
 def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> list[dict[str, Any]]:
@@ -238,7 +257,8 @@ def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> list[
 def _apply_to_flag(
     view: _Schedules, now: int, flag: FlagRecord, env: str, instruction: dict[str, Any], kind: str,
     spec: KindSpec, context_kind: str, context_key: str,
-) -> None:
+) -> _Key | None:
+    """One flag instruction; the key of the schedule it left (``None`` for a remove)."""
     action = action_of(kind)
     variation_id = instruction.get("variationId")
     if not isinstance(variation_id, str):
@@ -252,7 +272,7 @@ def _apply_to_flag(
     if action == "remove":
         if schedule is not None and schedule.variation_id == variation_id:
             view.delete(schedule)
-        return
+        return None
     if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
         raise InstructionFailed(
             f"{who} is not individually targeted with variation {variation_id!r} on flag"
@@ -273,7 +293,7 @@ def _apply_to_flag(
             new_schedule_id(), res, context_kind, context_key, "", variation_id, 1,
             _future(instruction, kind, now),
         ))
-        return
+        return (res, context_kind, context_key, "")
     if schedule is None or schedule.variation_id != variation_id:
         raise InstructionFailed(
             f"{who} has no scheduled removal on variation {variation_id!r} to update"
@@ -281,6 +301,7 @@ def _apply_to_flag(
     _check_version(instruction, kind, spec, schedule, "flag", flag.version)
     schedule.expiration_date = _future(instruction, kind, now)
     schedule.version += 1
+    return (res, context_kind, context_key, "")
 
 
 # users --------------------------------------------------------------------
@@ -293,7 +314,7 @@ def patch_user_schedules(
     flags: dict[str, FlagRecord | None] = {}
     view = _Schedules(tx)
 
-    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> None:
+    def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> _Key | None:
         flag_key = instruction.get("flagKey")
         if not isinstance(flag_key, str):
             raise InstructionFailed(f"{kind} needs flagKey")
@@ -302,11 +323,9 @@ def patch_user_schedules(
         flag = flags[flag_key]
         if flag is None:
             raise InstructionFailed(f"unknown flag {flag_key!r} in project {project!r}")
-        _apply_to_flag(view, now, flag, env, instruction, kind, spec, "user", user_key)
+        return _apply_to_flag(view, now, flag, env, instruction, kind, spec, "user", user_key)
 
-    outcome = _run(instructions, kinds, apply)
-    view.flush()
-    return outcome
+    return _run(view, instructions, kinds, apply)
 
 
 def user_items(tx: Tx, project: str, env: str, user_key: str) -> list[dict[str, Any]]:

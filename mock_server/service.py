@@ -219,7 +219,7 @@ class MockService:
         with self._write() as (tx, now):
             record = self._segment(tx, project, env, key)
             outcome = expiring.patch_segment_schedules(tx, now, record, instructions, kinds)
-            return outcome.rep(expiring.segment_items(tx, record, users_only=users_only))
+            return outcome.rep(user=users_only)
 
     def flag_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
         self._env(project, env)
@@ -235,7 +235,7 @@ class MockService:
         with self._write() as (tx, now):
             record = self._flag(tx, project, key)
             outcome = expiring.patch_flag_schedules(tx, now, record, env, instructions, kinds)
-            return outcome.rep(expiring.flag_items(tx, record, env, users_only=users_only))
+            return outcome.rep(user=users_only)
 
     def user_schedules(self, project: str, env: str, user_key: str) -> dict[str, Any]:
         self._env(project, env)
@@ -251,7 +251,7 @@ class MockService:
         with self._write() as (tx, now):
             self._known_user(tx, project, env, user_key)
             outcome = expiring.patch_user_schedules(tx, now, project, env, user_key, instructions, kinds)
-            return outcome.rep(expiring.user_items(tx, project, env, user_key))
+            return outcome.rep(user=True)
 
     @staticmethod
     def _known_user(tx: Tx, project: str, env: str, user_key: str) -> None:

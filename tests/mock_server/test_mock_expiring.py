@@ -172,17 +172,56 @@ def test_remove_clears_the_schedule_keeps_the_target_and_is_a_noop_when_unschedu
     assert service.get_segment(P, E, "seg")["included"] == ["alice"]
 
 
-def test_items_are_the_full_ordered_schedule_list(world, service, kinds) -> None:
-    world.segment(included=["b", "a"], excluded=["a"], contexts={"org": ["z"]})
+def test_patch_items_are_the_touched_schedules_in_instruction_order(world, service, kinds) -> None:
+    world.segment(included=["b", "a", "c", "d"], excluded=["a"], contexts={"org": ["z"]})
+    seg_ctx_patch(service, kinds, [add_ctx("c")])  # not touched below: not in the answer
+    remove = {"kind": "removeExpiringTarget", "contextKind": "user", "targetType": "included"}
     result = seg_ctx_patch(service, kinds, [
         add_ctx("z", kind="org"), add_ctx("b"), add_ctx("a", target_type="excluded"), add_ctx("a"),
+        add_ctx("nobody"),  # fails: no item
+        {"kind": "updateExpiringTarget", "contextKind": "user", "contextKey": "b",
+         "targetType": "included", "value": T0 + 2 * HOUR},  # b again: listed once, as it ends
+        {**remove, "contextKey": "c"},  # a successful remove leaves no schedule: no item
+        add_ctx("d"), {**remove, "contextKey": "d"},  # added, then removed again: no item
     ])
+    check_counts(result, 9, [4])
     order = [(i["contextKind"], i["contextKey"], i["targetType"]) for i in result["items"]]
-    assert order == [("org", "z", "included"), ("user", "a", "excluded"),
-                     ("user", "a", "included"), ("user", "b", "included")]
-    later = seg_ctx_patch(service, kinds, [])
-    assert later["items"] == result["items"] == service.segment_schedules(
-        P, E, "seg", users_only=False)["items"]
+    assert order == [("org", "z", "included"), ("user", "b", "included"),
+                     ("user", "a", "excluded"), ("user", "a", "included")]
+    listed = service.segment_schedules(P, E, "seg", users_only=False)["items"]
+    assert [(i["contextKind"], i["contextKey"], i["targetType"]) for i in listed] == sorted(order)
+    by_key = {(i["contextKind"], i["contextKey"], i["targetType"]): i for i in listed}
+    assert result["items"] == [by_key[k] for k in order]  # as the GET shows them
+    assert by_key[("user", "b", "included")]["_version"] == 2
+    assert seg_ctx_patch(service, kinds, [])["items"] == []
+
+
+def test_patch_items_on_the_user_endpoints_have_the_user_shape(world, service, kinds) -> None:
+    flag = world.flag(targets={0: ["alice", "bob"]})
+    world.flag("other", targets={0: ["alice"]})
+    world.segment(included=["alice", "bob"])
+    var0 = flag["variations"][0]["_id"]
+    other0 = service.get_flag(P, "other")["variations"][0]["_id"]
+
+    def flag_add(user: str, flag_key: str | None = None, variation: str = var0) -> dict:
+        add = {"kind": "addExpireUserTargetDate", "userKey": user, "variationId": variation,
+               "value": T0 + HOUR}
+        return add if flag_key is None else {**add, "flagKey": flag_key}
+
+    seg_user_patch(service, kinds, [add_user("bob")])
+    [item] = seg_user_patch(service, kinds, [add_user("alice")])["items"]
+    assert item == {i["userKey"]: i for i in service.segment_schedules(
+        P, E, "seg", users_only=True)["items"]}["alice"]
+    flag_user_patch(service, kinds, [flag_add("bob")])
+    [item] = flag_user_patch(service, kinds, [flag_add("alice")])["items"]
+    assert item["userKey"] == "alice" and "contextKey" not in item
+    user_patch(service, kinds, "alice", [flag_add("alice", "other", other0)])
+    result = user_patch(service, kinds, "alice", [
+        {"kind": "updateExpireUserTargetDate", "flagKey": "flag", "variationId": var0,
+         "value": T0 + 2 * HOUR}])
+    [item] = result["items"]  # the schedule on "other" is not touched: not listed
+    assert item == {i["_resourceId"]["key"]: i for i in service.user_schedules(
+        P, E, "alice")["items"]}["flag"]
 
 
 def test_instruction_count_over_the_limit_is_a_400(world, service, kinds) -> None:

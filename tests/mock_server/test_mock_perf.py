@@ -38,15 +38,15 @@ def _bulk_segment(store: SqliteStore, key: str, targets: int, scheduled: int) ->
                                      T0 + DAY + i))
 
 
-def _thousand_adds(service: MockService, kinds, key: str) -> Callable[[], object]:
+def _thousand_adds(service: MockService, kinds, key: str, first: int = 0) -> Callable[[], object]:
     body = {"instructions": [
         {"kind": "addExpiringTarget", "contextKind": "user", "contextKey": f"u{i}",
-         "targetType": "included", "value": T0 + DAY} for i in range(1000)]}
+         "targetType": "included", "value": T0 + DAY} for i in range(first, first + 1000)]}
 
     def run() -> object:
         result = service.patch_segment_schedules(
             P, E, key, body, kinds("patch_expiring_targets_for_segment"), users_only=False)
-        assert result["failedInstructions"] == 0
+        assert result["failedInstructions"] == 0 and len(result["items"]) == 1000
         # undo, so that the next run schedules the same thousand again
         service.patch_segment_schedules(P, E, key, {"instructions": [
             {**i, "kind": "removeExpiringTarget"} for i in body["instructions"]]},
@@ -73,6 +73,26 @@ def test_a_thousand_instruction_patch_costs_the_same_with_100_or_100000_schedule
     few = _patch_cost(tmp_path, config, kinds, 100)
     many = _patch_cost(tmp_path, config, kinds, 100_000)
     assert many < 2 * few + 0.01, (few, many)
+
+
+def _own_patch_cost(tmp_path, config, kinds, existing: int) -> float:
+    """The same thousand adds on a segment that itself already has ``existing`` schedules."""
+    store = SqliteStore(str(tmp_path / f"own-{existing}.sqlite3"))
+    service = MockService(config, store, SettableClock(T0))
+    _bulk_segment(store, "mine", existing + 1000, existing)
+    try:
+        return _best(3, _thousand_adds(service, kinds, "mine", first=existing))
+    finally:
+        store.close()
+
+
+def test_a_thousand_instruction_patch_costs_the_same_whatever_the_resource_already_has(
+    tmp_path, config, kinds
+) -> None:
+    """The answer lists the touched schedules only (tier-3 policy), not the resource's all."""
+    few = _own_patch_cost(tmp_path, config, kinds, 100)
+    many = _own_patch_cost(tmp_path, config, kinds, 100_000)
+    assert many < 1.5 * few + 0.01, (few, many)
 
 
 def test_listing_ten_thousand_schedules_is_fast(tmp_path, config) -> None:
