@@ -82,12 +82,12 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     suite_settings = config.stash[SETTINGS]
-    return [
-        f"contract target: {suite_settings.target_name} (project {suite_settings.project_key}, "
-        f"environment {suite_settings.environment_key})",
-        f"contract seed: {config.stash[SEED]} (reproduce with --hypothesis-seed="
-        f"{config.stash[SEED]}); {suite_settings.examples} examples per test",
-    ]
+    seed = config.stash[SEED]
+    target = (f"contract target: {suite_settings.target_name} (project "
+              f"{suite_settings.project_key}, environment {suite_settings.environment_key})")
+    reproduce = (f"contract seed: {seed} (reproduce with --hypothesis-seed={seed}); "
+                 f"{suite_settings.examples} examples per test")
+    return [target, reproduce]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .checks import Expectation
+from .checks import Expectation, Schedules
 from .families import Family, ScheduleKey
 from .provisioning import Provisioned, Slot
 
