@@ -100,27 +100,28 @@ class _Bundler:
                 else (base, "", "")
             )
             file_part, _, fragment = ref.partition("#")
-            where = pointer(*path, "$ref")
-            target_doc = doc if not file_part else self.external(doc, file_part, where)
+            target_doc = (doc if not file_part
+                          else self.external(doc, file_part, pointer(*path, "$ref")))
             if target_doc is None:
                 continue
             found, _ = resolve_pointer(target_doc.data, fragment)
             if not found or not fragment.startswith("/"):
-                self.problem(doc, where, f"dangling $ref {ref!r}: no such node in {target_doc.name}")
+                self.problem(doc, pointer(*path, "$ref"), f"dangling $ref {ref!r}: no such node in {target_doc.name}")
                 continue
             tokens = [unquote(t).replace("~1", "/").replace("~0", "~") for t in fragment.split("/")]
             is_component = len(tokens) >= 4 and tokens[1] == "components"
             if file_part:
                 if not is_component:
                     self.problem(
-                        doc, where,
+                        doc, pointer(*path, "$ref"),
                         f"unsupported $ref {ref!r}: external refs must name "
                         "<file>#/components/<section>/<Name>",
                     )
                     continue
                 node["$ref"] = "#" + fragment
             if is_component:
-                target: ComponentKey = (target_doc.path.resolve(), tokens[2], tokens[3])
+                target_base = base if target_doc is doc else target_doc.path.resolve()
+                target: ComponentKey = (target_base, tokens[2], tokens[3])
                 self.edges.setdefault(owner, set()).add(target)
 
     def external(self, doc: Document, file_part: str, where: str) -> Document | None:

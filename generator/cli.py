@@ -9,7 +9,7 @@ from pathlib import Path
 
 from generator.config import PROJECT_ROOT, Options
 from generator.errors import GenerationFailed
-from generator.pipeline import StaleOutput, run
+from generator.pipeline import Result, StaleOutput, run
 
 __all__ = ["main"]
 
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="exit 1 if the package is stale or was edited; write nothing")
     parser.add_argument("--force", action="store_true",
                         help="regenerate even if the inputs did not change")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print when each stage started and ended (to stderr)")
     return parser
 
 
@@ -40,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out or PROJECT_ROOT / "generated",
         check=args.check,
         force=args.force,
+        verbose=args.verbose,
     )
     out = options.display(options.out) + "/"
     try:
@@ -66,4 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         verb = "generated" if result.written else "regenerated (unchanged)"
         print(f"{verb} {out}: {counts} [{result.seconds:.2f} s]")
+    if options.verbose:
+        _print_stages(result)
     return 0
+
+
+def _print_stages(result: Result) -> None:
+    """One line per stage: start, end and duration in seconds since the run started; the
+    models worker's stages run alongside the parent's."""
+    width = max((len(name) for name, _, _ in result.stages), default=5)
+    print(f"{'stage':<{width}}  start    end   secs", file=sys.stderr)
+    for name, begin, end in result.stages:
+        print(f"{name:<{width}}  {begin:5.3f}  {end:5.3f}  {end - begin:5.3f}", file=sys.stderr)
+    print(f"{'total':<{width}}  0.000  {result.seconds:5.3f}  {result.seconds:5.3f}",
+          file=sys.stderr)

@@ -49,6 +49,7 @@ class Options:
     out: Path
     check: bool = False
     force: bool = False
+    verbose: bool = False  # print each stage's timing (stderr)
 
     def display(self, path: Path) -> str:
         """Name a file the way messages and the manifest show it: relative to the project."""

@@ -13,6 +13,14 @@ from generator.errors import GenerationFailed, Problem
 __all__ = ["Document", "load_document", "locate", "parse_document"]
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _SlowPath(Exception):
+    """The document needs PyYAML's general constructor (merge keys, recursive aliases)."""
 
 
 class _Loader(yaml.CSafeLoader):
@@ -22,6 +30,18 @@ class _Loader(yaml.CSafeLoader):
     unquoted ``200:`` response key into an int). Duplicate keys, which PyYAML silently
     collapses, are reported instead.
     """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """A specialised constructor for plain JSON-like documents (~3x faster than
+        PyYAML's generic one, which dispatches every node through generators); documents
+        with merge keys or recursive aliases take the generic route."""
+        try:
+            data = _construct_fast(self, node)
+        except (_SlowPath, RecursionError):
+            return super().construct_document(node)
+        self.constructed_objects = {}
+        self.recursive_objects = {}
+        return data
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         original = node.value
@@ -39,6 +59,61 @@ class _Loader(yaml.CSafeLoader):
                 )
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
+
+
+def _construct_fast(loader: _Loader, root: yaml.Node) -> Any:
+    """What ``BaseConstructor.construct_document`` returns for documents made of str-keyed
+    mappings, sequences and scalars: same values, same sharing of aliased nodes, same errors
+    for duplicate and non-scalar keys."""
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    constructors = loader.yaml_constructors
+    memo: dict[int, Any] = {}  # id(container node) -> its object (aliases share nodes)
+    building = object()
+
+    def scalar(node: yaml.Node) -> Any:
+        return constructors[node.tag](loader, node) if node.tag in constructors else (
+            loader.construct_object(node, deep=True))
+
+    def value(node: yaml.Node) -> Any:
+        cls = node.__class__
+        if cls is scalar_node:
+            return node.value if node.tag == _STR else scalar(node)
+        done = memo.get(id(node))
+        if done is not None:
+            if done is building:
+                raise _SlowPath  # a recursive alias
+            return done
+        if cls is mapping_node and node.tag == _MAP:
+            memo[id(node)] = building
+            result: Any = mapping(node)
+        elif cls is sequence_node and node.tag == _SEQ:
+            memo[id(node)] = building
+            result = [value(item) for item in node.value]
+        else:  # !!set, !!omap and the like
+            return loader.construct_object(node, deep=True)
+        memo[id(node)] = result
+        return result
+
+    def mapping(node: yaml.Node) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is scalar_node and key_node.tag == _STR:
+                key = key_node.value
+            else:
+                if key_node.tag == _MERGE:
+                    raise _SlowPath
+                key = value(key_node)
+                if type(key) is not str:
+                    key = _scalar_key(key, node, key_node)
+            if key in result:
+                raise yaml.MarkedYAMLError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r}", key_node.start_mark,
+                )
+            result[key] = value(value_node)
+        return result
+
+    return value(root)
 
 
 def _scalar_key(key: Any, node: yaml.Node, key_node: yaml.Node) -> str:

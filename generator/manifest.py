@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,27 @@ def _generator_sources() -> list[Path]:
     )
 
 
+def _tool_version(name: str) -> str:
+    """The installed version of distribution ``name`` ("" if none): the first
+    ``<name>-<version>.dist-info`` on sys.path, as importlib.metadata would find it, without
+    importing importlib.metadata (~30 ms, a third of a no-op run)."""
+    prefix = name.replace("-", "_").lower() + "-"
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for found in names:
+            if found.endswith(".dist-info") and found.lower().startswith(prefix):
+                return found[len(prefix):-len(".dist-info")]
+    from importlib import metadata  # other layouts (.egg-info, zip files)
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 def input_hash(specs: Mapping[str, bytes]) -> str:
     """sha256 over the spec files, the generator's own source and templates, the pinned
     options and the versions of the tools whose output lands in the package."""
@@ -49,10 +71,7 @@ def input_hash(specs: Mapping[str, bytes]) -> str:
         feed(f"source:{path.relative_to(GENERATOR_DIR).as_posix()}", path.read_bytes())
     feed("options", json.dumps(MODELS_OPTIONS, sort_keys=True).encode())
     for tool in _TOOLS:
-        try:
-            feed(f"tool:{tool}", metadata.version(tool).encode())
-        except metadata.PackageNotFoundError:
-            feed(f"tool:{tool}", b"")
+        feed(f"tool:{tool}", _tool_version(tool).encode())
     return digest.hexdigest()
 
 

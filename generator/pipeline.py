@@ -3,19 +3,29 @@ models are generated in a child process) -> operation model -> render -> write."
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.config import MANIFEST_NAME, Options
 from generator.errors import GenerationFailed, Problem
 from generator.manifest import build_manifest, freshness
 
+if TYPE_CHECKING:
+    import jinja2
+
+    from generator.bundler import Bundle
+    from generator.models_gen import ModelsJob, ModelsResult
+
 __all__ = ["Result", "StaleOutput", "run"]
 
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+# Specs smaller than this parse faster than the models worker's warm-up costs (~0.08 s).
+_WARM_UP_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,9 @@ class Result:
     families: int
     files: int
     seconds: float
+    # (stage, start, end), seconds since the run started, for --verbose; the models worker's
+    # stages overlap the parent's
+    stages: tuple[tuple[str, float, float], ...] = field(default=(), compare=False)
 
 
 class StaleOutput(Exception):
@@ -61,36 +74,115 @@ def _resolver(options: Options) -> Callable[[str], Path]:
     return lambda name: root / name
 
 
+class _Stages:
+    """Start and end of each stage, for ``--verbose``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.mark = self.start
+        self.done: list[tuple[str, float, float]] = []
+
+    def __call__(self, name: str) -> None:
+        """The stage ``name`` ended now (it began where the previous one ended)."""
+        now = time.perf_counter()
+        self.done.append((name, self.mark - self.start, now - self.start))
+        self.mark = now
+
+    def add(self, timings: tuple[tuple[str, float, float], ...]) -> None:
+        """Stages timed elsewhere, in time.perf_counter() seconds."""
+        self.done.extend((n, a - self.start, b - self.start) for n, a, b in timings)
+
+    def result(self, skipped: bool, written: bool, operations: int, schemas: int,
+               families: int, files: int) -> Result:
+        return Result(skipped, written, operations, schemas, families, files,
+                      time.perf_counter() - self.start,
+                      tuple(sorted(self.done, key=lambda s: (s[1], s[2]))))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the big spec trees are alive: PyYAML's composer
+    alone spends ~1 s in collections over its growing node tree, and a run creates little
+    cyclic garbage. The models worker inherits the setting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run(options: Options) -> Result:
     """Generate (or, with ``options.check``, verify) the package; raises GenerationFailed
     with every problem found, or StaleOutput."""
-    start = time.perf_counter()
+    stages = _Stages()
     spec_paths = _discover(options)
     specs = {name: path.read_bytes() for name, path in spec_paths.items()}
     state = freshness(options.out, specs, _resolver(options))
+    stages("fingerprint")
     if options.check:
         if not state.fresh:
             raise StaleOutput(f"{options.display(options.out)}/ is stale: {state.reason}")
-        return _skipped(state.manifest, start)
+        return _skipped(state.manifest, stages)
     if state.fresh and not options.force:
-        return _skipped(state.manifest, start)
-    return _generate(options, spec_paths, specs, start)
+        return _skipped(state.manifest, stages)
+    with _gc_paused():
+        return _generate(options, spec_paths, specs, stages)
 
 
-def _skipped(manifest: dict[str, Any] | None, start: float) -> Result:
+def _skipped(manifest: dict[str, Any] | None, stages: _Stages) -> Result:
     manifest = manifest or {}
     summary = manifest.get("summary", {})
-    return Result(True, False, summary.get("operations", 0), summary.get("schemas", 0),
-                  summary.get("families", 0), len(manifest.get("outputs", {})) + 1,
-                  time.perf_counter() - start)
+    return stages.result(True, False, summary.get("operations", 0), summary.get("schemas", 0),
+                         summary.get("families", 0), len(manifest.get("outputs", {})) + 1)
 
 
 def _generate(
-    options: Options, spec_paths: dict[str, Path], specs: dict[str, bytes], start: float
+    options: Options, spec_paths: dict[str, Path], specs: dict[str, bytes], stages: _Stages
 ) -> Result:
+    from generator.models_gen import ModelsJob
+
+    # Started first: the worker imports and warms up datamodel-code-generator (~0.35 s)
+    # while this process parses and bundles the spec (when that takes long enough).
+    job = ModelsJob(warm_up=sum(map(len, specs.values())) >= _WARM_UP_BYTES)
+    stages("start the models worker")
+    try:
+        models, bundle, openapi_json, env, loaded = _models_and_bundle(
+            options, spec_paths, specs, stages, job)
+    except BaseException:
+        job.cancel()
+        raise
+    stages.add(models.timings)
+
+    from generator.model import build_api
+    from generator.render import render_package
+
+    api = build_api(bundle.document, models.class_names)
+    stages("operation model")
+    files = render_package(api, openapi_json, models.source, env)
+    stages("render")
+    summary = {
+        "operations": len(api.operations),
+        "schemas": len((bundle.document.get("components") or {}).get("schemas") or {}),
+        "families": len(api.families),
+    }
+    files[MANIFEST_NAME] = build_manifest(loaded, dict(files), summary)
+    stages("manifest")
+    written = _write(options, files)
+    stages("write")
+    return stages.result(False, written, summary["operations"], summary["schemas"],
+                         summary["families"], len(files))
+
+
+def _models_and_bundle(
+    options: Options, spec_paths: dict[str, Path], specs: dict[str, bytes], stages: _Stages,
+    job: ModelsJob,
+) -> tuple[ModelsResult, Bundle, bytes, jinja2.Environment, dict[str, bytes]]:
+    """Parse, bundle, hand the bundle to the models worker, validate and dump it meanwhile,
+    then wait for the models; problems come back located in their files."""
     from generator.bundler import bundle_documents
     from generator.loader import Document, load_document, locate, parse_document
-    from generator.models_gen import ModelsJob
 
     loaded: dict[str, bytes] = dict(specs)
 
@@ -109,41 +201,33 @@ def _generate(
                 problems.extend(exc.problems)
         if problems:
             raise GenerationFailed(problems)
+        stages("load")
         bundle = bundle_documents(docs, load)
-        job = ModelsJob(bundle.document, docs[0].name)
-        try:
-            from generator.render import dump_openapi
-            from generator.validate import check_contract, check_openapi
+        stages("bundle")
+        job.submit(bundle.document, docs[0].name)
+        stages("hand the bundle to the models worker")
+        from generator.render import dump_openapi, template_environment
+        from generator.validate import check_contract, check_openapi
 
-            problems = check_contract(bundle) or check_openapi(bundle)
-            if problems:
-                raise GenerationFailed(problems)
-            openapi_json = dump_openapi(bundle.document)
-            models = job.result()
-        except BaseException:
-            job.cancel()
-            raise
+        problems = check_contract(bundle)
+        stages("validate: contract")
+        problems = problems or check_openapi(bundle)
+        stages("validate: openapi-spec-validator")
+        if problems:
+            raise GenerationFailed(problems)
+        openapi_json = dump_openapi(bundle.document)
+        stages("dump openapi.json")
+        env = template_environment()
+        stages("compile the templates")
+        models = job.result()
+        stages("wait for the models")
     except GenerationFailed as exc:
         raise GenerationFailed(
             replace(p, location=locate(loaded[p.file], p.pointer) or "")
             if p.pointer and not p.location and p.file in loaded else p
             for p in exc.problems
         ) from None
-
-    from generator.model import build_api
-    from generator.render import render_package
-
-    api = build_api(bundle.document, models.class_names)
-    files = render_package(api, openapi_json, models.source)
-    summary = {
-        "operations": len(api.operations),
-        "schemas": len((bundle.document.get("components") or {}).get("schemas") or {}),
-        "families": len(api.families),
-    }
-    files[MANIFEST_NAME] = build_manifest(loaded, dict(files), summary)
-    written = _write(options, files)
-    return Result(False, written, summary["operations"], summary["schemas"],
-                  summary["families"], len(files), time.perf_counter() - start)
+    return models, bundle, openapi_json, env, loaded
 
 
 def _write(options: Options, files: dict[str, bytes]) -> bool:

@@ -10,7 +10,7 @@ import jinja2
 from generator.config import GENERATOR_DIR
 from generator.model import ApiView
 
-__all__ = ["STATIC_FILES", "TEMPLATES", "dump_openapi", "render_package"]
+__all__ = ["STATIC_FILES", "TEMPLATES", "dump_openapi", "render_package", "template_environment"]
 
 TEMPLATES_DIR = GENERATOR_DIR / "templates"
 # rendered module -> template
@@ -42,6 +42,15 @@ def _doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').rstrip(".")
 
 
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment with every template compiled (~0.04 s; the pipeline does it
+    while the models are still being generated)."""
+    env = _environment()
+    for template in TEMPLATES.values():
+        env.get_template(template)  # cached by the environment
+    return env
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -57,13 +66,76 @@ def _environment() -> jinja2.Environment:
 
 
 def dump_openapi(document: dict[str, Any]) -> bytes:
-    """The bundled document as stable JSON: indent 1, UTF-8, trailing newline."""
-    return (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
+    """The bundled document as stable JSON: indent 1, UTF-8, trailing newline.
+
+    Byte for byte what ``json.dumps(document, indent=1, ensure_ascii=False)`` writes, ~3x
+    faster (with an indent, json falls back to its pure-Python, generator-based encoder).
+    """
+    try:
+        text = _dump_indent_1(document)
+    except (_NotPlainJson, RecursionError):  # let json say what it thinks of it
+        text = json.dumps(document, indent=1, ensure_ascii=False)
+    return (text + "\n").encode()
 
 
-def render_package(api: ApiView, openapi_json: bytes, models_source: str) -> dict[str, bytes]:
+class _NotPlainJson(Exception):
+    pass
+
+
+def _dump_indent_1(document: Any) -> str:
+    from json.encoder import encode_basestring
+
+    parts: list[str] = []
+    append = parts.append
+
+    def value(node: Any, indent: str) -> None:
+        kind = type(node)
+        if kind is str:
+            append(encode_basestring(node))
+        elif kind is dict:
+            if not node:
+                append("{}")
+                return
+            inner = indent + " "
+            opening = "{\n" + inner
+            for key, item in node.items():
+                if type(key) is not str:
+                    raise _NotPlainJson
+                append(opening + encode_basestring(key) + ": ")
+                opening = ",\n" + inner
+                value(item, inner)
+            append("\n" + indent + "}")
+        elif kind is list:
+            if not node:
+                append("[]")
+                return
+            inner = indent + " "
+            opening = "[\n" + inner
+            for item in node:
+                append(opening)
+                opening = ",\n" + inner
+                value(item, inner)
+            append("\n" + indent + "]")
+        elif node is True:
+            append("true")
+        elif node is False:
+            append("false")
+        elif node is None:
+            append("null")
+        elif kind is int or kind is float:
+            append(json.dumps(node))
+        else:
+            raise _NotPlainJson
+
+    value(document, "")
+    return "".join(parts)
+
+
+def render_package(
+    api: ApiView, openapi_json: bytes, models_source: str, env: jinja2.Environment | None = None
+) -> dict[str, bytes]:
     """Every file of the generated package (the manifest aside), by relative name."""
-    env = _environment()
+    env = env or _environment()
     annotations = [p.annotation for op in api.operations for p in op.parameters]
     context = {
         "api": api,

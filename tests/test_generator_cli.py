@@ -130,3 +130,15 @@ def test_external_refs_pull_in_only_what_they_need(tmp_path: Path) -> None:
     # the referenced file is part of the fingerprint
     assert run_generator("--spec", FIXTURE_SPEC / "segments.yaml", "--out", out,
                          "--check").returncode == 0
+
+
+def test_verbose_prints_every_stage(tmp_path: Path) -> None:
+    result = run_generator("--spec", FIXTURE_SPEC, "--out", tmp_path / "pkg", "--verbose")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    stages = [line.rsplit(None, 3)[0] for line in lines[1:]]
+    for stage in ("fingerprint", "load", "bundle", "validate: openapi-spec-validator",
+                  "models: datamodel-code-generator (worker)", "render", "write", "total"):
+        assert stage in stages
+    assert all(float(end) >= float(start) for start, end in
+               (line.split()[-3:-1] for line in lines[1:]))
