@@ -559,7 +559,7 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     }
     if not args.no_prism:
         versions["prism"] = _first_line([str(PRISM), "--version"])
-    for module in ("uvloop", "httptools", "orjson", "uvicorn", "fastapi"):
+    for module in ("uvloop", "httptools", "orjson", "uvicorn", "starlette"):
         versions[module] = _module_version(module)
     return {
         "date": dt.date.today().isoformat(),

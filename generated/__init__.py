@@ -1,7 +1,7 @@
 """Generated from the OpenAPI contract of Expiring targets kit — feature flags; do not edit.
 
 Modules: ``models`` (pydantic), ``operations`` (metadata), ``backends`` (protocols),
-``routers`` and ``app`` (FastAPI server), ``client`` (httpx). Regenerate with
+``routers`` and ``app`` (Starlette server), ``client`` (httpx). Regenerate with
 `python -m generator`; `python -m generator --check` tells whether this package is current.
 """
 

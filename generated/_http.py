@@ -1,7 +1,7 @@
 """Client-side runtime of the generated package: requests, 429 retries, typed responses.
 
 Copied verbatim by the generator (not rendered): paths, methods and response models come from
-``operations.py`` and ``models.py``. Needs httpx and pydantic only, not FastAPI.
+``operations.py`` and ``models.py``. Needs httpx and pydantic only, not Starlette.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m generator",
-        description="Generate models, backend protocols, FastAPI routers, a typed client and "
+        description="Generate models, backend protocols, Starlette routes, a typed client and "
         "operation metadata from OpenAPI specs.",
     )
     parser.add_argument(

@@ -7,6 +7,7 @@ codes, instruction kinds) is decided here, once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,16 +77,21 @@ class ParamView:
         return self.annotation if self.signature_required else f"{self.annotation} | None"
 
     @property
-    def fastapi_marker(self) -> str:
-        return self.location.capitalize()
-
-    @property
     def route_alias(self) -> str:
-        """The name FastAPI reads the value under; Starlette path placeholders must be
+        """The name the route reads the value under; Starlette path placeholders must be
         identifiers, so an odd path parameter name is replaced by its Python name."""
         if self.location == "path" and not self.name.isidentifier():
             return self.python_name
         return self.name
+
+    @property
+    def is_list(self) -> bool:
+        return self.schema_type == "array"
+
+    @property
+    def needs_conversion(self) -> bool:
+        """Whether the raw text (or list of texts) must be converted to ``annotation``."""
+        return self.annotation not in ("str", "list[str]")
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,18 @@ class ApiView:
     model_names: Mapping[str, str]  # component schema name -> models.py class
     semantic_patch_media_type: str = SEMANTIC_PATCH_MEDIA_TYPE
 
+    @property
+    def converters(self) -> dict[str, str]:
+        """Parameter annotation -> name of the routes' module-level converter, for every
+        parameter whose raw text needs one; names are stable (sorted annotations)."""
+        annotations = sorted({p.annotation for op in self.operations for p in op.parameters
+                              if p.needs_conversion})
+        names: dict[str, str] = {}
+        for number, annotation in enumerate(annotations):
+            plain = re.sub(r"\W+", "_", annotation).strip("_").upper()
+            names[annotation] = f"_AS_{plain}" if "LITERAL" not in plain else f"_AS_ENUM_{number}"
+        return names
+
 
 class _Builder:
     def __init__(self, document: dict[str, Any], model_names: Mapping[str, str]) -> None:
@@ -239,7 +257,7 @@ class _Builder:
         return _PLAIN_TYPES.get(str(kind), "Any")
 
     def parameter_annotation(self, schema: Any) -> tuple[str, str]:
-        """(JSON schema type, Python annotation) of a parameter FastAPI can parse."""
+        """(JSON schema type, Python annotation) of a parameter the routes can convert."""
         schema = self.deref(schema) if isinstance(schema, dict) else {}
         kind = schema.get("type", "string")
         if isinstance(kind, list):

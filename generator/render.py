@@ -141,6 +141,11 @@ def render_package(
         "api": api,
         "families": {f.tag: f for f in api.families},
         "uses_literal": any("Literal[" in a for a in annotations),
+        "converters": api.converters,
+        "uses_parameter": any(
+            not p.is_token and (p.location != "path" or p.needs_conversion)
+            for op in api.operations for p in op.parameters
+        ),
     }
     files = {name: env.get_template(template).render(context).encode()
              for name, template in TEMPLATES.items()}

@@ -3,7 +3,7 @@
 The domain (segments, flags, schedules) lives in plain modules over a
 :class:`~mock_server.store.Store`; :mod:`mock_server.backend` adapts it to
 the generated ``Backend`` protocol and :mod:`mock_server.app` wraps the
-generated FastAPI app with access control, rate limits and the clock admin
+generated Starlette app with access control, rate limits and the clock admin
 route.
 """
 

@@ -109,7 +109,10 @@ class _Schedules:
                    variation: int = NO_VARIATION) -> bool:
         if (res, kind, key) not in self.loaded:
             self.load(res, ((kind, key),))
-        return any((res, slot, kind, key, variation) in self.targets for slot in slots)
+        for slot in slots:
+            if (res, slot, kind, key, variation) in self.targets:
+                return True
+        return False
 
     def put(self, s: Schedule) -> None:
         self.current[(s.resource, s.context_kind, s.context_key, s.target_type)] = s
@@ -337,8 +340,7 @@ def user_items(tx: Tx, project: str, env: str, user_key: str) -> list[dict[str, 
 
 
 def _context(instruction: dict[str, Any], spec: KindSpec) -> tuple[str, str]:
-    fields = (*getattr(spec, "required", ()), *getattr(spec, "optional", ()))
-    if "userKey" in fields or "userKey" in instruction:
+    if "userKey" in instruction or "userKey" in spec.required or "userKey" in spec.optional:
         key = instruction.get("userKey")
         if not isinstance(key, str):
             raise InstructionFailed("the instruction needs userKey")

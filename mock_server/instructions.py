@@ -8,6 +8,7 @@ does (``add``/``update``/``remove``, from its name).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ class KindSpec(Protocol):
 Kinds = Mapping[str, KindSpec]
 
 
+@functools.cache
 def action_of(kind: str) -> str:
     for action in ("add", "update", "remove"):
         if kind.startswith(action):
@@ -58,7 +60,7 @@ def check_instruction(instruction: Any, kinds: Kinds) -> tuple[str, KindSpec]:
     if spec is None:
         accepted = ", ".join(sorted(kinds))
         raise InstructionFailed(f"unknown instruction kind {kind!r}; this endpoint accepts {accepted}")
-    for name in getattr(spec, "required", ()):
+    for name in spec.required:
         if instruction.get(name) is None:
             raise InstructionFailed(f"{kind} needs {name}")
     for name, value in instruction.items():  # one pass over what is there

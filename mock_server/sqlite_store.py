@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from .context_cache import ContextCache
 from .errors import conflict
 from .store import (
     NO_VARIATION,
@@ -104,10 +105,19 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 class SqliteTx:
-    """One transaction; the methods of :class:`~mock_server.store.Tx`."""
+    """One transaction; the methods of :class:`~mock_server.store.Tx`.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``cache``: the connection's :class:`ContextCache`, in write transactions only; every
+    write that is not the schedule batch drops it (:meth:`_changed`).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, cache: ContextCache | None = None) -> None:
         self._c = conn
+        self._cache = cache
+
+    def _changed(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
 
     # segments ------------------------------------------------------------
 
@@ -126,6 +136,7 @@ class SqliteTx:
         )
 
     def insert_segment(self, r: SegmentRecord) -> None:
+        self._changed()
         self._c.execute(
             "INSERT INTO segments VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (r.project, r.env, r.key, r.name, r.description, json.dumps(r.tags), r.version,
@@ -141,6 +152,7 @@ class SqliteTx:
         )
 
     def delete_segment(self, project: str, env: str, key: str) -> None:
+        self._changed()
         self._c.execute(
             "DELETE FROM segments WHERE project = ? AND env = ? AND key = ?", (project, env, key)
         )
@@ -162,6 +174,7 @@ class SqliteTx:
         )
 
     def insert_flag(self, r: FlagRecord) -> None:
+        self._changed()
         self._c.execute(
             "INSERT INTO flags VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (r.project, r.key, r.name, r.description, r.kind, json.dumps(r.variations),
@@ -177,6 +190,7 @@ class SqliteTx:
         )
 
     def delete_flag(self, project: str, key: str) -> None:
+        self._changed()
         self._c.execute("DELETE FROM flags WHERE project = ? AND key = ?", (project, key))
         self._c.execute(
             "DELETE FROM flag_envs WHERE project = ? AND flag_key = ?", (project, key)
@@ -243,6 +257,7 @@ class SqliteTx:
         return [r[0] for r in rows]
 
     def add_target(self, res: Resource, row: TargetRow) -> bool:
+        self._changed()
         cur = self._c.execute(
             "INSERT OR IGNORE INTO targets (owner, project, env, owner_key, slot, context_kind,"
             " context_key, variation) VALUES (?,?,?,?,?,?,?,?)",
@@ -255,6 +270,7 @@ class SqliteTx:
         self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str,
         variation: int | None = None,
     ) -> int:
+        self._changed()
         var_clause, var_args = ("", ()) if variation is None else (" AND variation = ?", (variation,))
         cur = self._c.execute(
             "DELETE FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
@@ -264,6 +280,7 @@ class SqliteTx:
         return cur.rowcount
 
     def replace_targets(self, res: Resource, slots: Sequence[str], rows: Iterable[TargetRow]) -> None:
+        self._changed()
         self._c.execute(
             "DELETE FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
             f" AND slot IN ({_marks(slots)})",
@@ -290,6 +307,7 @@ class SqliteTx:
         return None if row is None else _schedule(row)
 
     def put_schedule(self, s: Schedule) -> None:
+        self._changed()
         r = s.resource
         self._c.execute(
             f"INSERT OR REPLACE INTO schedules ({_SCHEDULE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -298,11 +316,15 @@ class SqliteTx:
         )
 
     def delete_schedule(self, schedule_id: str) -> None:
+        self._changed()
         self._c.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
 
     def context_schedules(
         self, res: Resource, context_kind: str, context_keys: Sequence[str]
     ) -> list[Schedule]:
+        if self._cache is not None:
+            self._fill(res, context_kind, context_keys)
+            return self._cache.schedules(res, context_kind, context_keys)
         out: list[Schedule] = []
         for keys in _chunks(context_keys):
             rows = self._c.execute(
@@ -317,6 +339,9 @@ class SqliteTx:
     def context_targets(
         self, res: Resource, context_kind: str, context_keys: Sequence[str]
     ) -> list[TargetRow]:
+        if self._cache is not None:
+            self._fill(res, context_kind, context_keys)
+            return self._cache.targets(res, context_kind, context_keys)
         out: list[TargetRow] = []
         for keys in _chunks(context_keys):
             rows = self._c.execute(
@@ -327,9 +352,32 @@ class SqliteTx:
             out.extend(TargetRow(r[0], context_kind, r[1], r[2]) for r in rows)
         return out
 
+    def _fill(self, res: Resource, context_kind: str, context_keys: Sequence[str]) -> None:
+        """Read the uncached contexts' schedules and target rows into the cache."""
+        assert self._cache is not None
+        keys = self._cache.missing(res, context_kind, context_keys)
+        if not keys:
+            return
+        schedules, targets = [], []
+        for chunk in _chunks(keys):
+            schedules += self._c.execute(
+                "SELECT context_key, id, target_type, variation_id, version, expiration_date"
+                " FROM schedules WHERE project = ? AND env = ? AND resource_kind = ?"
+                f" AND resource_key = ? AND context_kind = ? AND context_key IN ({_marks(chunk)})",
+                (res.project, res.env, res.kind, res.key, context_kind, *chunk),
+            ).fetchall()
+            targets += self._c.execute(
+                "SELECT context_key, slot, variation FROM targets WHERE owner = ? AND project = ?"
+                f" AND env = ? AND owner_key = ? AND context_kind = ? AND context_key IN ({_marks(chunk)})",
+                (res.kind, res.project, res.env, res.key, context_kind, *chunk),
+            ).fetchall()
+        self._cache.fill(res, context_kind, keys, ((r[0], r[1:]) for r in schedules), targets)
+
     def write_schedules(
         self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
     ) -> None:
+        if self._cache is not None:
+            self._cache.apply(deleted, updated, inserted)
         if deleted:
             self._c.executemany("DELETE FROM schedules WHERE id = ?", [(i,) for i in deleted])
         if updated:
@@ -422,6 +470,7 @@ class SqliteStore:
         self._all_lock = threading.Lock()
         self._shared_lock = threading.RLock()  # only for :memory:
         self._shared: sqlite3.Connection | None = None
+        self._caches: dict[int, ContextCache] = {}  # id(connection) -> its cache
         with self._shared_lock if self._memory else nullcontext():
             self._conn().executescript(SCHEMA)
 
@@ -439,6 +488,7 @@ class SqliteStore:
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages per connection
         with self._all_lock:
             self._all.append(conn)
+            self._caches[id(conn)] = ContextCache()
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -454,12 +504,12 @@ class SqliteStore:
     @contextmanager
     def write(self) -> Iterator[SqliteTx]:
         with self._exclusive():
-            yield from self._transaction("BEGIN IMMEDIATE")
+            yield from self._transaction("BEGIN IMMEDIATE", write=True)
 
     @contextmanager
     def read(self) -> Iterator[SqliteTx]:
         with self._exclusive():
-            yield from self._transaction("BEGIN")
+            yield from self._transaction("BEGIN", write=False)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -473,18 +523,25 @@ class SqliteStore:
         finally:
             self._shared_lock.release()
 
-    def _transaction(self, begin: str) -> Iterator[SqliteTx]:
+    def _transaction(self, begin: str, *, write: bool) -> Iterator[SqliteTx]:
         conn = self._conn()
+        cache = self._caches[id(conn)] if write else None
         try:
             conn.execute(begin)
+            if cache is not None:  # holding the write lock: nobody commits until we end
+                cache.sync(conn.execute("PRAGMA data_version").fetchone()[0])
             try:
-                yield SqliteTx(conn)
+                yield SqliteTx(conn, cache)
             except BaseException:
+                if cache is not None:
+                    cache.clear()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            if cache is not None:
+                cache.clear()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if _is_busy(exc):
@@ -496,6 +553,7 @@ class SqliteStore:
     def close(self) -> None:
         with self._all_lock:
             conns, self._all = self._all, []
+            self._caches.clear()
         for conn in conns:
             try:
                 conn.close()

@@ -80,13 +80,13 @@ class FlagEnvRecord:
     on: bool = False
 
 
-@dataclass(frozen=True)
-class TargetRow:
+class TargetRow(NamedTuple):
     """One context in one individual-target list.
 
     ``slot`` is the representation field that holds it: ``included``,
     ``excluded``, ``includedContexts``, ``excludedContexts`` (segments) or
-    ``targets``, ``contextTargets`` (flags, with the variation index).
+    ``targets``, ``contextTargets`` (flags, with the variation index). A named tuple: a
+    PATCH reads one per named context, and a tuple is built in C.
     """
 
     slot: str
@@ -95,7 +95,7 @@ class TargetRow:
     variation: int = NO_VARIATION
 
 
-@dataclass
+@dataclass(slots=True)
 class Schedule:
     id: str
     resource: Resource
