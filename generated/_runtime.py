@@ -629,7 +629,7 @@ def _fast_validator(operation_id: str, media_type: str) -> _Check | None:
         return None
 
 
-def _validate(operation: Operation, media_type: str, value: Any) -> Any:
+def _validate(operation: Operation, media_type: str, value: Any, as_model: bool) -> Any:
     fast = _fast_validator(operation.operation_id, media_type)
     if fast is None or not fast(value):
         from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
@@ -639,7 +639,7 @@ def _validate(operation: Operation, media_type: str, value: Any) -> Any:
         if error is not None:
             raise _invalid(f"request body {error.json_path}: {error.message}")
     schema_name = operation.request_schemas.get(media_type)
-    class_name = MODEL_NAMES.get(schema_name) if schema_name else None
+    class_name = MODEL_NAMES.get(schema_name) if schema_name and as_model else None
     if class_name is None:
         return value
     model: type[BaseModel] = getattr(models, class_name)
@@ -688,12 +688,12 @@ async def _read_limited(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_body(request: Request, operation_id: str) -> Any:
+async def read_body(request: Request, operation_id: str, *, as_model: bool = True) -> Any:
     """The operation's request body, checked and parsed, or an ``ApiError`` 400.
 
-    Returns the pydantic model of the matched media type's schema, the plain JSON value when
-    that schema has no named model, the raw bytes for non-JSON media types, and None when an
-    optional body is absent.
+    Returns the pydantic model of the matched media type's schema (``as_model``), else the
+    plain JSON value, checked against the same schema; the raw bytes for non-JSON media types;
+    None when an optional body is absent.
     """
     operation = OPERATIONS[operation_id]
     raw = await _read_limited(request)
@@ -707,7 +707,7 @@ async def read_body(request: Request, operation_id: str) -> Any:
     )
     if not is_json_media_type(media_type):
         return raw
-    return _validate(operation, media_type, parse_json_body(raw))
+    return _validate(operation, media_type, parse_json_body(raw), as_model)
 
 
 _ORJSON_OPTIONS = (  # everything but plain JSON data goes through pydantic, as it always did

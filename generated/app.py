@@ -20,14 +20,15 @@ __all__ = ["create_app"]
 _OPENAPI_JSON = Path(__file__).with_name("openapi.json")
 
 
-def create_app(backend: Backend) -> Starlette:
-    """Serve every operation of the contract from ``backend``."""
+def create_app(backend: Backend, *, body_models: bool = True) -> Starlette:
+    """Serve every operation of the contract from ``backend``; ``body_models=False`` hands it
+    request bodies as checked plain JSON rather than pydantic models (see ``build_router``)."""
     document = _OPENAPI_JSON.read_bytes()
 
     async def openapi_json(_: Request) -> Response:
         return Response(document, media_type="application/json")
 
-    routes = [Route("/openapi.json", openapi_json, methods=["GET"]), *build_router(backend).routes]
+    routes = [Route("/openapi.json", openapi_json, methods=["GET"]), *build_router(backend, body_models=body_models).routes]
     app = Starlette(routes=routes)
     install_exception_handlers(app)
     return app

@@ -34,7 +34,7 @@ __all__ = [
 _Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _get_expiring_user_targets(backend: FeatureFlagsBackend) -> _Handler:
+def _get_expiring_user_targets(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def get_expiring_user_targets(request: Request) -> Response:
         result = backend.get_expiring_user_targets(
             project_key=request.path_params["projectKey"],
@@ -47,9 +47,9 @@ def _get_expiring_user_targets(backend: FeatureFlagsBackend) -> _Handler:
     return get_expiring_user_targets
 
 
-def _patch_expiring_user_targets(backend: FeatureFlagsBackend) -> _Handler:
+def _patch_expiring_user_targets(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def patch_expiring_user_targets(request: Request) -> Response:
-        body = await read_body(request, "patchExpiringUserTargets")
+        body = await read_body(request, "patchExpiringUserTargets", as_model=body_models)
         result = backend.patch_expiring_user_targets(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -62,7 +62,7 @@ def _patch_expiring_user_targets(backend: FeatureFlagsBackend) -> _Handler:
     return patch_expiring_user_targets
 
 
-def _get_expiring_context_targets(backend: FeatureFlagsBackend) -> _Handler:
+def _get_expiring_context_targets(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def get_expiring_context_targets(request: Request) -> Response:
         result = backend.get_expiring_context_targets(
             project_key=request.path_params["projectKey"],
@@ -75,9 +75,9 @@ def _get_expiring_context_targets(backend: FeatureFlagsBackend) -> _Handler:
     return get_expiring_context_targets
 
 
-def _patch_expiring_targets(backend: FeatureFlagsBackend) -> _Handler:
+def _patch_expiring_targets(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def patch_expiring_targets(request: Request) -> Response:
-        body = await read_body(request, "patchExpiringTargets")
+        body = await read_body(request, "patchExpiringTargets", as_model=body_models)
         result = backend.patch_expiring_targets(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -90,9 +90,9 @@ def _patch_expiring_targets(backend: FeatureFlagsBackend) -> _Handler:
     return patch_expiring_targets
 
 
-def _post_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
+def _post_feature_flag(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def post_feature_flag(request: Request) -> Response:
-        body = await read_body(request, "postFeatureFlag")
+        body = await read_body(request, "postFeatureFlag", as_model=body_models)
         result = backend.post_feature_flag(
             project_key=request.path_params["projectKey"],
             authorization=request.headers.get("Authorization"),
@@ -103,7 +103,7 @@ def _post_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
     return post_feature_flag
 
 
-def _get_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
+def _get_feature_flag(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def get_feature_flag(request: Request) -> Response:
         result = backend.get_feature_flag(
             project_key=request.path_params["projectKey"],
@@ -115,9 +115,9 @@ def _get_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
     return get_feature_flag
 
 
-def _patch_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
+def _patch_feature_flag(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def patch_feature_flag(request: Request) -> Response:
-        body = await read_body(request, "patchFeatureFlag")
+        body = await read_body(request, "patchFeatureFlag", as_model=body_models)
         result = backend.patch_feature_flag(
             project_key=request.path_params["projectKey"],
             feature_flag_key=request.path_params["featureFlagKey"],
@@ -129,7 +129,7 @@ def _patch_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
     return patch_feature_flag
 
 
-def _delete_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
+def _delete_feature_flag(backend: FeatureFlagsBackend, body_models: bool) -> _Handler:
     async def delete_feature_flag(request: Request) -> Response:
         backend.delete_feature_flag(
             project_key=request.path_params["projectKey"],
@@ -141,7 +141,7 @@ def _delete_feature_flag(backend: FeatureFlagsBackend) -> _Handler:
     return delete_feature_flag
 
 
-def _get_expiring_user_targets_for_segment(backend: SegmentsBackend) -> _Handler:
+def _get_expiring_user_targets_for_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def get_expiring_user_targets_for_segment(request: Request) -> Response:
         result = backend.get_expiring_user_targets_for_segment(
             project_key=request.path_params["projectKey"],
@@ -154,9 +154,9 @@ def _get_expiring_user_targets_for_segment(backend: SegmentsBackend) -> _Handler
     return get_expiring_user_targets_for_segment
 
 
-def _patch_expiring_user_targets_for_segment(backend: SegmentsBackend) -> _Handler:
+def _patch_expiring_user_targets_for_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def patch_expiring_user_targets_for_segment(request: Request) -> Response:
-        body = await read_body(request, "patch-expiring-user-targets-for-segment")
+        body = await read_body(request, "patch-expiring-user-targets-for-segment", as_model=body_models)
         result = backend.patch_expiring_user_targets_for_segment(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -169,7 +169,7 @@ def _patch_expiring_user_targets_for_segment(backend: SegmentsBackend) -> _Handl
     return patch_expiring_user_targets_for_segment
 
 
-def _get_expiring_targets_for_segment(backend: SegmentsBackend) -> _Handler:
+def _get_expiring_targets_for_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def get_expiring_targets_for_segment(request: Request) -> Response:
         result = backend.get_expiring_targets_for_segment(
             project_key=request.path_params["projectKey"],
@@ -182,9 +182,9 @@ def _get_expiring_targets_for_segment(backend: SegmentsBackend) -> _Handler:
     return get_expiring_targets_for_segment
 
 
-def _patch_expiring_targets_for_segment(backend: SegmentsBackend) -> _Handler:
+def _patch_expiring_targets_for_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def patch_expiring_targets_for_segment(request: Request) -> Response:
-        body = await read_body(request, "patchExpiringTargetsForSegment")
+        body = await read_body(request, "patchExpiringTargetsForSegment", as_model=body_models)
         result = backend.patch_expiring_targets_for_segment(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -197,9 +197,9 @@ def _patch_expiring_targets_for_segment(backend: SegmentsBackend) -> _Handler:
     return patch_expiring_targets_for_segment
 
 
-def _post_segment(backend: SegmentsBackend) -> _Handler:
+def _post_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def post_segment(request: Request) -> Response:
-        body = await read_body(request, "postSegment")
+        body = await read_body(request, "postSegment", as_model=body_models)
         result = backend.post_segment(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -211,7 +211,7 @@ def _post_segment(backend: SegmentsBackend) -> _Handler:
     return post_segment
 
 
-def _get_segment(backend: SegmentsBackend) -> _Handler:
+def _get_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def get_segment(request: Request) -> Response:
         result = backend.get_segment(
             project_key=request.path_params["projectKey"],
@@ -224,9 +224,9 @@ def _get_segment(backend: SegmentsBackend) -> _Handler:
     return get_segment
 
 
-def _patch_segment(backend: SegmentsBackend) -> _Handler:
+def _patch_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def patch_segment(request: Request) -> Response:
-        body = await read_body(request, "patchSegment")
+        body = await read_body(request, "patchSegment", as_model=body_models)
         result = backend.patch_segment(
             project_key=request.path_params["projectKey"],
             environment_key=request.path_params["environmentKey"],
@@ -239,7 +239,7 @@ def _patch_segment(backend: SegmentsBackend) -> _Handler:
     return patch_segment
 
 
-def _delete_segment(backend: SegmentsBackend) -> _Handler:
+def _delete_segment(backend: SegmentsBackend, body_models: bool) -> _Handler:
     async def delete_segment(request: Request) -> Response:
         backend.delete_segment(
             project_key=request.path_params["projectKey"],
@@ -252,7 +252,7 @@ def _delete_segment(backend: SegmentsBackend) -> _Handler:
     return delete_segment
 
 
-def _get_expiring_flags_for_user(backend: UserSettingsBackend) -> _Handler:
+def _get_expiring_flags_for_user(backend: UserSettingsBackend, body_models: bool) -> _Handler:
     async def get_expiring_flags_for_user(request: Request) -> Response:
         result = backend.get_expiring_flags_for_user(
             project_key=request.path_params["projectKey"],
@@ -265,9 +265,9 @@ def _get_expiring_flags_for_user(backend: UserSettingsBackend) -> _Handler:
     return get_expiring_flags_for_user
 
 
-def _patch_expiring_flags_for_user(backend: UserSettingsBackend) -> _Handler:
+def _patch_expiring_flags_for_user(backend: UserSettingsBackend, body_models: bool) -> _Handler:
     async def patch_expiring_flags_for_user(request: Request) -> Response:
-        body = await read_body(request, "patchExpiringFlagsForUser")
+        body = await read_body(request, "patchExpiringFlagsForUser", as_model=body_models)
         result = backend.patch_expiring_flags_for_user(
             project_key=request.path_params["projectKey"],
             user_key=request.path_params["userKey"],
@@ -281,7 +281,7 @@ def _patch_expiring_flags_for_user(backend: UserSettingsBackend) -> _Handler:
 
 
 # (operationId, method, route path, family, handler factory) in registration order
-_ROUTES: tuple[tuple[str, str, str, str, Callable[[Any], _Handler]], ...] = (
+_ROUTES: tuple[tuple[str, str, str, str, Callable[[Any, bool], _Handler]], ...] = (
     ("postFeatureFlag", "POST", "/api/v2/flags/{projectKey}", "Feature flags", _post_feature_flag),
     ("deleteFeatureFlag", "DELETE", "/api/v2/flags/{projectKey}/{featureFlagKey}", "Feature flags", _delete_feature_flag),
     ("getFeatureFlag", "GET", "/api/v2/flags/{projectKey}/{featureFlagKey}", "Feature flags", _get_feature_flag),
@@ -303,29 +303,33 @@ _ROUTES: tuple[tuple[str, str, str, str, Callable[[Any], _Handler]], ...] = (
 )
 
 
-def _build(backend: Any, family: str | None) -> Router:
+def _build(backend: Any, family: str | None, body_models: bool) -> Router:
     return Router(routes=[
-        Route(path, factory(backend), methods=[method], name=operation_id)
+        Route(path, factory(backend, body_models), methods=[method], name=operation_id)
         for operation_id, method, path, tag, factory in _ROUTES
         if family is None or tag == family
     ])
 
 
-def build_router(backend: Backend) -> Router:
-    """Every operation's route."""
-    return _build(backend, None)
+def build_router(backend: Backend, *, body_models: bool = True) -> Router:
+    """Every operation's route. ``body_models=False``: JSON bodies reach the backend as the
+    plain JSON value, checked against the same schema, instead of as their pydantic model."""
+    return _build(backend, None, body_models)
 
 
-def build_feature_flags_router(backend: FeatureFlagsBackend) -> Router:
-    """Routes of the operations tagged ``Feature flags``."""
-    return _build(backend, "Feature flags")
+def build_feature_flags_router(backend: FeatureFlagsBackend, *, body_models: bool = True) -> Router:
+    """Routes of the operations tagged ``Feature flags`` (``body_models``: see
+    ``build_router``)."""
+    return _build(backend, "Feature flags", body_models)
 
 
-def build_segments_router(backend: SegmentsBackend) -> Router:
-    """Routes of the operations tagged ``Segments``."""
-    return _build(backend, "Segments")
+def build_segments_router(backend: SegmentsBackend, *, body_models: bool = True) -> Router:
+    """Routes of the operations tagged ``Segments`` (``body_models``: see
+    ``build_router``)."""
+    return _build(backend, "Segments", body_models)
 
 
-def build_user_settings_router(backend: UserSettingsBackend) -> Router:
-    """Routes of the operations tagged ``User settings``."""
-    return _build(backend, "User settings")
+def build_user_settings_router(backend: UserSettingsBackend, *, body_models: bool = True) -> Router:
+    """Routes of the operations tagged ``User settings`` (``body_models``: see
+    ``build_router``)."""
+    return _build(backend, "User settings", body_models)

@@ -62,7 +62,9 @@ def create_mock_app(
     if store is None:
         store = SqliteStore(db_path, busy_timeout_ms=config.busy_timeout_ms)
     service = MockService(config, store, clock)
-    app: Any = create_app(MockBackend(service, validate_responses=validate_responses))
+    # The domain works on plain JSON: bodies skip the pydantic round trip (model, then dump).
+    backend = MockBackend(service, validate_responses=validate_responses)
+    app: Any = create_app(backend, body_models=False)
     if config.admin:
         if not isinstance(clock, SettableClock):
             raise ValueError("the clock admin route needs a SettableClock")

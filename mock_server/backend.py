@@ -40,7 +40,8 @@ def _api_errors(method: F) -> F:
 
 
 def _plain(body: Any) -> Any:
-    """A request model as the JSON it came from (unset fields left out)."""
+    """A request body as plain JSON: a model as sent (unset fields left out), or the JSON
+    value itself (``create_mock_app`` serves bodies unmodelled: ``body_models=False``)."""
     if body is None:
         return None
     if hasattr(body, "model_dump"):

@@ -209,23 +209,23 @@ def schedule_items(resource: Resource, rows: Iterable[ScheduleRow], *, user: boo
         resource_id["flagKey"] = resource.key
         if user:
             return [
-                {"_id": r[0], "_version": r[5], "expirationDate": r[6], "userKey": r[2],
-                 "variationId": r[4], "_resourceId": resource_id}
+                {"_id": r[0], "_version": r[4], "expirationDate": r[5], "userKey": r[2],
+                 "variationId": r[3], "_resourceId": resource_id}
                 for r in rows
             ]
         return [
-            {"_id": r[0], "_version": r[5], "expirationDate": r[6], "contextKind": r[1],
-             "contextKey": r[2], "variationId": r[4], "_resourceId": resource_id}
+            {"_id": r[0], "_version": r[4], "expirationDate": r[5], "contextKind": r[1],
+             "contextKey": r[2], "variationId": r[3], "_resourceId": resource_id}
             for r in rows
         ]
     if user:
         return [
-            {"_id": r[0], "_version": r[5], "expirationDate": r[6], "userKey": r[2],
+            {"_id": r[0], "_version": r[4], "expirationDate": r[5], "userKey": r[2],
              "targetType": r[3], "_resourceId": resource_id}
             for r in rows
         ]
     return [
-        {"_id": r[0], "_version": r[5], "expirationDate": r[6], "contextKind": r[1],
+        {"_id": r[0], "_version": r[4], "expirationDate": r[5], "contextKind": r[1],
          "contextKey": r[2], "targetType": r[3], "_resourceId": resource_id}
         for r in rows
     ]

@@ -406,8 +406,9 @@ class SqliteTx:
         kind_clause, kind_args = (
             ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
         )
+        target = "variation_id" if res.kind == "flag" else "target_type"
         return self._c.execute(
-            "SELECT id, context_kind, context_key, target_type, variation_id, version,"
+            f"SELECT id, context_kind, context_key, {target}, version,"
             " expiration_date FROM schedules WHERE project = ? AND env = ?"
             " AND resource_kind = ? AND resource_key = ?" + kind_clause +
             " ORDER BY context_kind, context_key, target_type, variation_id",

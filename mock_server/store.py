@@ -107,8 +107,9 @@ class Schedule:
     expiration_date: int
 
 
-# (_id, contextKind, contextKey, targetType, variationId, _version, expirationDate)
-ScheduleRow = tuple[str, str, str, str, str, int, int]
+# (_id, contextKind, contextKey, target, _version, expirationDate); target: the targetType of
+# a segment's schedule, the variationId of a flag's (one column fewer to fetch per row)
+ScheduleRow = tuple[str, str, str, str, int, int]
 
 
 class Tx(Protocol):
