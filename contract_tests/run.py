@@ -19,18 +19,17 @@ import argparse
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
+
+from mock_server.process import MockProcess, MockProcessError
 
 from .provisioning import probe
 from .recorder import Recorder
@@ -39,13 +38,10 @@ from .targets import Target
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
 
+MockServerError = MockProcessError  # the mock server did not come up (the end of its log)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGURATION_ERROR = 4  # pytest's exit status for usage errors; the suite's for a bad target
-STARTUP_TIMEOUT_S = 30.0
-
-
-class MockServerError(RuntimeError):
-    """The mock server did not come up; the message holds the end of its log."""
 
 
 def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Path:
@@ -62,69 +58,13 @@ def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Pa
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(timeout=1.0) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-                raise MockServerError("the mock server exited: " + " / ".join(tail))
-            try:
-                if http.get(f"{url}/openapi.json").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling a process we started, not a test
-    raise MockServerError(f"the mock server did not answer on {url} within "
-                          f"{STARTUP_TIMEOUT_S:.0f} s")
-
-
 @contextmanager
-def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = (),
-                attempts: int = 3) -> Iterator[str]:
-    """Run ``python -m mock_server`` on a free loopback port until the block ends; yields its URL.
-    A port taken between choosing and binding it is retried on another."""
+def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = ()) -> Iterator[str]:
+    """Run ``python -m mock_server`` on a free loopback port until the block ends; yields its URL
+    (:class:`~mock_server.process.MockProcess`; :class:`MockServerError` if it does not start)."""
     config = write_mock_config(workdir / "mock-config.yaml", extra_writer_tokens)
-    for attempt in range(1, attempts + 1):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = workdir / f"mock-server-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", str(port),
-                 "--db", str(workdir / "mock.sqlite3"), "--config", str(config),
-                 "--log-level", "warning"],
-                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the suite; we stop the server ourselves
-            )
-        try:
-            try:
-                _wait_until_up(process, url, log)
-            except MockServerError:
-                if attempt < attempts and "address already in use" in log.read_text(
-                        errors="replace").lower():
-                    continue
-                raise
-            yield url
-            return
-        finally:
-            _stop(process)
+    with MockProcess(workdir / "mock.sqlite3", config, workdir / "mock-server.log") as server:
+        yield server.base_url
 
 
 def preflight(settings: SuiteSettings) -> None:

@@ -304,11 +304,26 @@ _ROUTES: tuple[tuple[str, str, str, str, Callable[[Any, bool], _Handler]], ...] 
 
 
 def _build(backend: Any, family: str | None, body_models: bool) -> Router:
-    return Router(routes=[
-        Route(path, factory(backend, body_models), methods=[method], name=operation_id)
-        for operation_id, method, path, tag, factory in _ROUTES
-        if family is None or tag == family
-    ])
+    by_path: dict[str, dict[str, tuple[str, _Handler]]] = {}
+    for operation_id, method, path, tag, factory in _ROUTES:
+        if family is None or tag == family:
+            by_path.setdefault(path, {})[method] = (operation_id, factory(backend, body_models))
+    return Router(routes=[_route(path, handlers) for path, handlers in by_path.items()])
+
+
+def _route(path: str, handlers: dict[str, tuple[str, _Handler]]) -> Route:
+    """One route per path, so that a 405 answer's ``Allow`` names every method it has."""
+    if len(handlers) == 1:
+        ((method, (operation_id, handler)),) = handlers.items()
+        return Route(path, handler, methods=[method], name=operation_id)
+    by_method = {method: handler for method, (_, handler) in handlers.items()}
+    head = by_method.get("GET")  # Starlette answers HEAD wherever GET is routed
+
+    async def dispatch(request: Request) -> Response:
+        return await by_method.get(request.method, head)(request)  # type: ignore[misc]
+
+    name = "|".join(operation_id for operation_id, _ in handlers.values())
+    return Route(path, dispatch, methods=list(by_method), name=name)
 
 
 def build_router(backend: Backend, *, body_models: bool = True) -> Router:

@@ -262,3 +262,28 @@ def test_openapi_json_is_served(call, fixture_package: ModuleType) -> None:  # t
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Fixture API"
     assert call("GET", "/docs", content_type=None).status_code == 404
+
+
+def test_an_unrouted_method_gets_405_with_the_error_body(call) -> None:  # type: ignore[no-untyped-def]
+    response = call("PUT", SEGMENT_URL, body=b"{}", content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert "PATCH" in response.headers["allow"]
+
+
+def test_bodies_can_reach_the_backend_as_checked_plain_json(backend) -> None:  # type: ignore[no-untyped-def]
+    """``body_models=False``: the same checks, the JSON value instead of the model."""
+    from fxpkg.app import create_app
+
+    app = create_app(backend, body_models=False)
+
+    async def go(body: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.patch(SEGMENT_URL, content=body,
+                                      headers={"content-type": SEMANTIC})
+
+    assert asyncio.run(go(_instructions(ADD))).status_code == 200
+    assert backend.calls[-1][1]["body"] == {"instructions": [ADD]}
+    refused = asyncio.run(go(_instructions({"kind": 7})))
+    assert refused.status_code == 400 and "request body" in refused.json()["message"]

@@ -60,7 +60,8 @@ def test_app_serves_every_operation(ldref: ModuleType) -> None:
     from ldref.routers import build_router
 
     router = build_router(_Dummy())  # type: ignore[arg-type]
-    assert len(router.routes) == len(OPERATIONS)
+    routed = sum(len(route.methods - {"HEAD"}) for route in router.routes)  # type: ignore[attr-defined]
+    assert routed == len(OPERATIONS)
     app = create_app(_Dummy())  # type: ignore[arg-type]
 
     async def go() -> list[httpx.Response]:

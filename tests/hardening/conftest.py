@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_helpers import MockProcess, write_config
+from hardening_helpers import write_config
+
+from mock_server.process import MockProcess
 
 
 def pytest_configure(config: pytest.Config) -> None:

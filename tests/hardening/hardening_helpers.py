@@ -9,15 +9,10 @@ table; ``bench/reliability.py --table`` renders it).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,9 +21,11 @@ from typing import Any
 import httpx
 import yaml
 
+from mock_server.process import HOST as MOCK_HOST
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
-HOST = "127.0.0.1"  # the only address any test here talks to
+HOST = MOCK_HOST  # the only address any test here talks to
 
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
 READER = "api-reader-00000000-0000-0000-0000-000000000000"
@@ -66,92 +63,12 @@ def write_config(directory: Path, **options: Any) -> Path:
 # -- the server as a real process -------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def rss_kib(pid: int) -> int:
     """VmRSS of a process, in KiB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-class MockProcess:
-    """``python -m mock_server`` on 127.0.0.1, a free port, in its own session."""
-
-    def __init__(self, db: Path, config: Path, log: Path) -> None:
-        self.db, self.config, self.log = db, config, log
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout_s: float = 30.0) -> float:
-        """Start and wait until it answers; returns the seconds it took."""
-        started = time.monotonic()
-        for _attempt in range(3):  # a port taken between free_port() and bind: try another
-            self.port = free_port()
-            with open(self.log, "ab") as out:
-                self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "mock_server", "--host", HOST, "--port", str(self.port),
-                     "--db", str(self.db), "--config", str(self.config), "--log-level", "warning"],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                    start_new_session=True)
-            if self._wait_ready(started + timeout_s):
-                return time.monotonic() - started
-        raise RuntimeError(f"the mock server did not start: {self.tail()}")
-
-    def _wait_ready(self, deadline: float) -> bool:
-        assert self.proc is not None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                httpx.get(f"{self.base_url}/openapi.json", timeout=2.0)
-                return True
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"the mock server was not ready in time: {self.tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL the server's process group (only the group this object started)."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def stop(self) -> None:
-        """SIGTERM (a clean shutdown), then SIGKILL if it does not go."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        self.kill()
-
-    def tail(self, lines: int = 8) -> str:
-        try:
-            return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 # -- HTTP helpers -----------------------------------------------------------------------------

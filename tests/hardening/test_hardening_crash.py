@@ -29,7 +29,6 @@ import pytest
 from hardening_helpers import (
     DAY_MS,
     SEMANTIC,
-    MockProcess,
     headers,
     provision_segment,
     record,
@@ -37,6 +36,8 @@ from hardening_helpers import (
     schedule_path,
     write_config,
 )
+
+from mock_server.process import MockProcess
 
 CYCLES = int(os.environ.get("HARDENING_CRASH_CYCLES", "10"))
 HOT, HOT_CONTEXTS = "crash-hot", [f"c{i}" for i in range(4)]

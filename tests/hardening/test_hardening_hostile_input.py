@@ -31,7 +31,6 @@ from hardening_helpers import (
     PROJECT,
     SEMANTIC,
     WRITER,
-    MockProcess,
     expiring_patches,
     headers,
     instruction_of,
@@ -47,6 +46,7 @@ from hypothesis import strategies as st
 
 from contract_tests.checks import check_counts, check_error_body, check_error_indices
 from contract_tests.transport import SyncASGITransport
+from mock_server.process import MockProcess
 
 T0 = 1_700_000_000_000
 BOUND_S = 5.0

@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,10 +28,10 @@ import yaml
 from fault_proxy import FaultProxy, Faults
 
 from generated.client import Client
+from mock_server.process import MockProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-HOST = "127.0.0.1"  # the only address any server, proxy or request here uses
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 RESULTS_KEY = "live_safety"
 
@@ -67,68 +66,12 @@ def write_config(directory: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class MockServer:
-    """``python -m mock_server`` on 127.0.0.1 and a free port, in a session of its own; `stop`
-    ends that process group only."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.db = directory / "store.sqlite3"
-        self.config = write_config(directory)
-        self.log = directory / "server.log"
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self, timeout_s: float = 30.0) -> MockServer:
-        deadline = time.monotonic() + timeout_s
-        for _attempt in range(3):  # a port taken between free_port() and bind: another one
-            self.port = free_port()
-            with self.log.open("ab") as out:
-                self.proc = subprocess.Popen(
-                    [PYTHON, "-m", "mock_server", "--host", HOST, "--port", str(self.port),
-                     "--db", str(self.db), "--config", str(self.config), "--log-level", "warning"],
-                    cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True)
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    httpx.get(f"{self.url}/openapi.json", timeout=2.0)
-                    return self
-                except httpx.TransportError:
-                    time.sleep(0.05)  # polling a process we started
-            self.stop()
-        raise RuntimeError(f"the mock server did not start: {self.log.read_text()[-800:]}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @contextlib.contextmanager
-def running_mock(directory: Path) -> Iterator[MockServer]:
-    server = MockServer(directory)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+def running_mock(directory: Path) -> Iterator[MockProcess]:
+    """The live-like mock (:func:`write_config`) on a file store in ``directory``."""
+    with MockProcess(directory / "store.sqlite3", write_config(directory),
+                     directory / "server.log") as server:
+        yield server
 
 
 # -- what was there before the suite came ---------------------------------------------------------
@@ -398,13 +341,13 @@ def live_scenario(directory: Path, faults: Faults, *extra: str, examples: int = 
     workdir = directory / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     with running_mock(directory) as server:
-        existing = seed_existing(server.url)
-        before = snapshot(server.url, existing.paths)
-        with FaultProxy(server.url, faults) as proxy:
+        existing = seed_existing(server.base_url)
+        before = snapshot(server.base_url, existing.paths)
+        with FaultProxy(server.base_url, faults) as proxy:
             started_at = time.time()
             run = run_suite(suite_command(proxy.url, workdir, *extra, examples=examples), workdir)
             counts = dict(proxy.counts)
-        after = snapshot(server.url, existing.paths)
+        after = snapshot(server.base_url, existing.paths)
     return Scenario(run, existing, changed(before, after), suite_leftovers(server.db, existing),
                     counts, started_at)
 

@@ -66,10 +66,10 @@ def test_an_interrupted_live_run_leaves_nothing(tmp_path: Path, name: str, signu
     workdir = tmp_path / "work"
     workdir.mkdir()
     with running_mock(tmp_path) as server:
-        existing = seed_existing(server.url)
-        before = snapshot(server.url, existing.paths)
+        existing = seed_existing(server.base_url)
+        before = snapshot(server.base_url, existing.paths)
         started = time.monotonic()
-        process = start_suite(suite_command(server.url, workdir), workdir)
+        process = start_suite(suite_command(server.base_url, workdir), workdir)
         try:
             while suite_keys_now(server.db) == 0:
                 assert process.poll() is None, "the suite ended before creating anything"
@@ -84,7 +84,7 @@ def test_an_interrupted_live_run_leaves_nothing(tmp_path: Path, name: str, signu
             exit_s = time.monotonic() - signalled
         finally:
             stop_process(process)
-        after = snapshot(server.url, existing.paths)
+        after = snapshot(server.base_url, existing.paths)
     output = (workdir / "suite-output.txt").read_text(errors="replace")
     leftovers = suite_leftovers(server.db, existing)
     figures = {"returncode": returncode, "first_resource_s": round(first_s, 2),

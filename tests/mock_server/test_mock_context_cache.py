@@ -1,0 +1,124 @@
+"""The write connection's context cache (mock_server/context_cache.py) is never stale.
+
+Each test makes the cache hold a context, changes that context behind its back or undoes a
+change, and checks that the next PATCH sees the database, not the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generated.operations import OPERATIONS
+from mock_server.clock import SettableClock
+from mock_server.config import Config
+from mock_server.context_cache import ContextCache
+from mock_server.service import MockService
+from mock_server.sqlite_store import SqliteStore
+from mock_server.store import Resource, Schedule
+
+PROJECT, ENV = "default", "test"
+T0 = 1_700_000_000_000
+HOUR = 3_600_000
+RES = Resource("segment", PROJECT, ENV, "seg")
+KINDS = {op.python_name: op.instructions for op in OPERATIONS.values()}
+OP = "patch_expiring_targets_for_segment"
+
+
+def _instruction(kind: str, key: str, value: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": kind, "contextKind": "user", "contextKey": key,
+                           "targetType": "included"}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+def _patch(service: MockService, *instructions: dict[str, Any]) -> dict[str, Any]:
+    return service.patch_segment_schedules(
+        PROJECT, ENV, "seg", {"instructions": list(instructions)}, KINDS[OP], users_only=False)
+
+
+@pytest.fixture
+def file_service(tmp_path: Path, config: Config) -> Any:
+    store = SqliteStore(str(tmp_path / "db.sqlite3"))
+    service = MockService(config, store, SettableClock(T0))
+    service.post_segment(PROJECT, ENV, {"key": "seg", "name": "seg"})
+    service.patch_segment(PROJECT, ENV, "seg", {"instructions": [
+        {"kind": "addIncludedUsers", "values": ["u1", "u2"]}]}, KINDS["patch_segment"])
+    yield service
+    store.close()
+
+
+def test_a_commit_by_another_connection_empties_the_cache(tmp_path: Path, file_service) -> None:
+    first = _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
+    assert first["failedInstructions"] == 0
+    schedule_id = first["items"][0]["_id"]
+    other = SqliteStore(str(tmp_path / "db.sqlite3"))  # another process, as far as SQLite knows
+    try:
+        with other.write() as tx:
+            tx.delete_schedule(schedule_id)
+    finally:
+        other.close()
+    answer = _patch(file_service, _instruction("updateExpiringTarget", "u1", T0 + 2 * HOUR))
+    assert answer["failedInstructions"] == 1
+    assert "no scheduled removal" in answer["errors"][0]["message"]
+
+
+def test_a_rolled_back_batch_leaves_the_cache_as_the_database(file_service) -> None:
+    _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
+    store = file_service.store
+    with pytest.raises(RuntimeError), store.write() as tx:
+        (cached,) = tx.context_schedules(RES, "user", ["u1"])
+        tx.write_schedules([cached.id], [], [])
+        raise RuntimeError("abandon the transaction")
+    with store.write() as tx:
+        (again,) = tx.context_schedules(RES, "user", ["u1"])
+    assert again.id == cached.id and again.expiration_date == T0 + HOUR
+
+
+def test_the_cache_follows_a_patch_that_adds_updates_and_removes(tmp_path: Path,
+                                                                file_service) -> None:
+    _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
+    _patch(file_service,
+           _instruction("updateExpiringTarget", "u1", T0 + 3 * HOUR),
+           _instruction("addExpiringTarget", "u2", T0 + 2 * HOUR),
+           _instruction("removeExpiringTarget", "u1"),
+           _instruction("addExpiringTarget", "u1", T0 + 4 * HOUR))
+    with file_service.store.write() as tx:
+        cached = sorted((s.context_key, s.version, s.expiration_date)
+                        for s in tx.context_schedules(RES, "user", ["u1", "u2"]))
+    fresh = SqliteStore(str(tmp_path / "db.sqlite3"))
+    try:
+        with fresh.read() as tx:
+            stored = sorted((s.context_key, s.version, s.expiration_date)
+                            for s in tx.context_schedules(RES, "user", ["u1", "u2"]))
+    finally:
+        fresh.close()
+    assert cached == stored == [("u1", 1, T0 + 4 * HOUR), ("u2", 1, T0 + 2 * HOUR)]
+
+
+def test_any_other_write_empties_the_cache(file_service) -> None:
+    _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
+    file_service.patch_segment(PROJECT, ENV, "seg", {"instructions": [
+        {"kind": "removeIncludedUsers", "values": ["u1"]}]}, KINDS["patch_segment"])
+    answer = _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
+    assert answer["failedInstructions"] == 1  # no longer individually targeted
+    assert "not individually targeted" in answer["errors"][0]["message"]
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = ContextCache(max_entries=3)
+    cache.fill(RES, "user", ["a", "b"], [], [])
+    cache.fill(RES, "user", ["c", "d"], [], [])  # would hold 4: starts again
+    assert cache.missing(RES, "user", ["a", "b", "c", "d"]) == ["a", "b"]
+
+
+def test_apply_inserts_only_into_cached_contexts() -> None:
+    cache = ContextCache()
+    cache.fill(RES, "user", ["a"], [], [])
+    cache.apply([], [], [Schedule("id-a", RES, "user", "a", "included", "", 1, T0),
+                         Schedule("id-b", RES, "user", "b", "included", "", 1, T0)])
+    assert [s.id for s in cache.schedules(RES, "user", ["a"])] == ["id-a"]
+    assert cache.missing(RES, "user", ["b"]) == ["b"]  # read whole from the store when needed

@@ -1,0 +1,151 @@
+"""The store's work per request does not depend on how many schedules it holds elsewhere.
+
+Checked without a clock: every SQL statement that a 1,000-instruction PATCH and a listing
+run is recorded (``set_trace_callback``); each must reach the schedules and targets through
+an index (``EXPLAIN QUERY PLAN``: SEARCH, never SCAN), and the PATCH must run the same
+statements whether the store holds 100 or 20,000 other schedules. How long they take is
+measured by ``make bench-serve`` (bench/bench_serve.py), not asserted here.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mock_server.clock import SettableClock
+from mock_server.config import Config
+from mock_server.expiring import new_schedule_id
+from mock_server.service import MockService
+from mock_server.sqlite_store import SqliteStore
+from mock_server.store import Resource, Schedule, SegmentRecord, TargetRow
+
+PROJECT, ENV = "default", "test"
+T0 = 1_700_000_000_000
+DAY = 86_400_000
+_TABLES = ("schedules", "targets")
+
+
+def _bulk_segment(store: SqliteStore, key: str, targets: int, scheduled: int) -> None:
+    """A segment with ``targets`` included users, the first ``scheduled`` of them scheduled."""
+    res = Resource("segment", PROJECT, ENV, key)
+    with store.write() as tx:
+        tx.insert_segment(SegmentRecord(PROJECT, ENV, key, key, "", [], 1, T0, T0))
+        tx.replace_targets(res, ("included",), (TargetRow("included", "user", f"u{i}")
+                                                for i in range(targets)))
+        for i in range(scheduled):
+            tx.put_schedule(Schedule(new_schedule_id(), res, "user", f"u{i}", "included", "", 1,
+                                     T0 + DAY + i))
+
+
+@contextmanager
+def _statements(store: SqliteStore) -> Iterator[list[str]]:
+    """Every statement the store's connection runs inside the block, values expanded."""
+    conn = store._conn()
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        conn.set_trace_callback(None)
+
+
+def _plans(store: SqliteStore, statements: list[str]) -> list[tuple[str, str]]:
+    """(statement, plan step) for every step of every query, update or delete."""
+    conn = store._conn()
+    steps = []
+    for sql in dict.fromkeys(statements):
+        if re.match(r"\s*(SELECT|UPDATE|DELETE)", sql, re.IGNORECASE):
+            steps += [(sql, row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    return steps
+
+
+def _full_scans(store: SqliteStore, statements: list[str]) -> list[str]:
+    """The statements whose plan reads a whole schedules or targets table."""
+    return [f"{sql[:120]} -> {step}" for sql, step in _plans(store, statements)
+            if any(re.search(rf"\bSCAN {table}\b", step) for table in _TABLES)]
+
+
+def _resource_wide(store: SqliteStore, statements: list[str]) -> list[str]:
+    """The statements that read every schedule or target of a resource: an index search
+    bounded by neither a context, an _id nor a date."""
+    return [f"{sql[:120]} -> {step}" for sql, step in _plans(store, statements)
+            if any(f"SEARCH {table} " in step for table in _TABLES)
+            and not re.search(r"context_key=|\bid=|expiration_date<", step)]
+
+
+def _shape(statements: list[str]) -> list[str]:
+    """A statement without its values: the same shape for the same work."""
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", sql) for sql in statements]
+
+
+def _thousand_adds(service: MockService, kinds: Any, key: str, first: int) -> dict[str, Any]:
+    body = {"instructions": [
+        {"kind": "addExpiringTarget", "contextKind": "user", "contextKey": f"u{i}",
+         "targetType": "included", "value": T0 + DAY} for i in range(first, first + 1000)]}
+    return service.patch_segment_schedules(
+        PROJECT, ENV, key, body, kinds("patch_expiring_targets_for_segment"), users_only=False)
+
+
+def _patch_statements(tmp_path: Path, config: Config, kinds: Any, elsewhere: int,
+                      in_resource: int) -> tuple[SqliteStore, list[str]]:
+    store = SqliteStore(str(tmp_path / f"db-{elsewhere}-{in_resource}.sqlite3"))
+    service = MockService(config, store, SettableClock(T0))
+    _bulk_segment(store, "others", elsewhere, elsewhere)
+    _bulk_segment(store, "mine", in_resource + 1000, in_resource)
+    with _statements(store) as seen:
+        result = _thousand_adds(service, kinds, "mine", first=in_resource)
+    assert result["failedInstructions"] == 0 and len(result["items"]) == 1000
+    return store, seen
+
+
+def test_a_thousand_instruction_patch_runs_the_same_indexed_statements_however_big_the_store(
+    tmp_path: Path, config: Config, kinds: Any
+) -> None:
+    few_store, few = _patch_statements(tmp_path, config, kinds, 100, 100)
+    many_store, many = _patch_statements(tmp_path, config, kinds, 20_000, 100)
+    own_store, own = _patch_statements(tmp_path, config, kinds, 100, 20_000)
+    try:
+        assert _shape(few) == _shape(many) == _shape(own)
+        # a few statements (executemany runs one per row), not a query per instruction
+        assert len(set(_shape(few))) < 12, sorted(set(_shape(few)))
+        for store, seen in ((few_store, few), (many_store, many), (own_store, own)):
+            assert _full_scans(store, seen) == []
+            assert _resource_wide(store, seen) == []
+    finally:
+        for store in (few_store, many_store, own_store):
+            store.close()
+
+
+def test_listing_reads_one_resource_through_an_index(tmp_path: Path, config: Config) -> None:
+    store = SqliteStore(str(tmp_path / "db.sqlite3"))
+    service = MockService(config, store, SettableClock(T0))
+    _bulk_segment(store, "big", 10_000, 10_000)
+    _bulk_segment(store, "other", 5_000, 5_000)
+    try:
+        with _statements(store) as seen:
+            items = service.segment_schedules(PROJECT, ENV, "big", users_only=False)["items"]
+        assert len(items) == 10_000
+        assert {item["_resourceId"]["key"] for item in items} == {"big"}
+        assert _full_scans(store, seen) == []
+        assert len(_resource_wide(store, seen)) == 1  # the listing itself
+    finally:
+        store.close()
+
+
+def test_the_checkers_see_scans(tmp_path: Path) -> None:
+    """The checks above can fail: an unindexed and a resource-wide query are reported."""
+    store = SqliteStore(str(tmp_path / "db.sqlite3"))
+    try:
+        with _statements(store) as seen:
+            store._conn().execute("SELECT id FROM schedules WHERE version = 3").fetchall()
+        assert len(_full_scans(store, seen)) == 1
+        with _statements(store) as seen, store.read() as tx:
+            tx.schedule_rows(Resource("segment", PROJECT, ENV, "x"))
+        assert _full_scans(store, seen) == [] and len(_resource_wide(store, seen)) == 1
+    finally:
+        store.close()
+    assert sqlite3.sqlite_version_info >= (3, 8, 0)  # EXPLAIN QUERY PLAN's SCAN/SEARCH wording
