@@ -31,7 +31,9 @@ load generator (wrk) and the same settings for both servers:
    on a segment that has 100 schedules, in a store with ~10k other
    schedules, and again after 100,000 schedules were added to another
    segment of the same store ("elsewhere"); and on a segment that itself
-   has 100,000 schedules ("same resource"). The answer of such a PATCH
+   has 100,000 schedules ("same resource"), taking turns with the
+   "elsewhere" one round by round; medians of ``--rounds`` timed rounds
+   after an untimed one. The answer of such a PATCH
    lists only the schedules its add and update instructions touched (the
    mock's tier-3 policy, docs/mock-server.md): 1,000 items, however many
    the resource has.
@@ -329,26 +331,38 @@ def measure_get(client: Client, segment: str, requests: int, expected: int) -> d
             "min_ms": min(times), "max_ms": max(times)}
 
 
-def measure_thousand(client: Client, segment: str, first: int, rounds: int,
-                     expires: int) -> dict[str, Any]:
-    """Rounds of: add 1,000 schedules (timed), remove them again (timed separately)."""
-    keys = [f"u{i}" for i in range(first, first + 1000)]
-    add = instructions("addExpiringTarget", keys, expires)
-    remove = instructions("removeExpiringTarget", keys, None)
-    adds, removes, items = [], [], 0
-    for _ in range(rounds):
-        result, elapsed = client.ok("PATCH", expiring_path(segment), add, SEMANTIC)
-        if result["successfulInstructions"] != 1000:
-            raise RuntimeError(f"1,000 adds on {segment}: {result['errors'][:3]}")
-        adds.append(elapsed * 1000)
-        items = len(result["items"])
-        result, elapsed = client.ok("PATCH", expiring_path(segment), remove, SEMANTIC)
-        if result["successfulInstructions"] != 1000:
-            raise RuntimeError(f"1,000 removes on {segment}: {result['errors'][:3]}")
-        removes.append(elapsed * 1000)
-    return {"rounds": rounds, "items_in_answer": items, "adds_ms": [round(a, 2) for a in adds],
-            "add_median_ms": statistics.median(adds), "add_min_ms": min(adds),
-            "remove_median_ms": statistics.median(removes)}
+def measure_thousand(client: Client, segments: list[tuple[str, int]], rounds: int,
+                     expires: int) -> list[dict[str, Any]]:
+    """Per segment (key, first unscheduled user): rounds of adding 1,000 schedules (timed)
+    and removing them again (timed separately). The segments take turns round by round, so
+    that a slow spell of a shared machine falls on all of them; one untimed round first (the
+    first PATCHes after a bulk load by another connection read its pages from the OS again:
+    SQLite drops its page cache on such a change)."""
+    work = []
+    for segment, first in segments:
+        keys = [f"u{i}" for i in range(first, first + 1000)]
+        work.append((segment, instructions("addExpiringTarget", keys, expires),
+                     instructions("removeExpiringTarget", keys, None)))
+    adds: dict[str, list[float]] = {segment: [] for segment, _ in segments}
+    removes: dict[str, list[float]] = {segment: [] for segment, _ in segments}
+    items: dict[str, int] = {}
+    for number in range(rounds + 1):
+        for segment, add, remove in work:
+            result, add_s = client.ok("PATCH", expiring_path(segment), add, SEMANTIC)
+            if result["successfulInstructions"] != 1000:
+                raise RuntimeError(f"1,000 adds on {segment}: {result['errors'][:3]}")
+            items[segment] = len(result["items"])
+            result, remove_s = client.ok("PATCH", expiring_path(segment), remove, SEMANTIC)
+            if result["successfulInstructions"] != 1000:
+                raise RuntimeError(f"1,000 removes on {segment}: {result['errors'][:3]}")
+            if number:  # round 0 warms up
+                adds[segment].append(add_s * 1000)
+                removes[segment].append(remove_s * 1000)
+    return [{"rounds": rounds, "items_in_answer": items[segment],
+             "adds_ms": [round(a, 2) for a in adds[segment]],
+             "add_median_ms": statistics.median(adds[segment]), "add_min_ms": min(adds[segment]),
+             "remove_median_ms": statistics.median(removes[segment])}
+            for segment, _ in segments]
 
 
 def _first_line(argv: list[str]) -> str:
@@ -398,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--get-requests", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of 1,000-instruction PATCHes")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds of 1,000-instruction PATCHes")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--no-prism", action="store_true", help="measure the mock server only")
     args = parser.parse_args(argv)
@@ -528,10 +542,10 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     client.close()  # idle while the others ran: uvicorn has closed it (keep-alive timeout)
     client = Client(ours_port)
     get = measure_get(client, "get-10k", args.get_requests, 10_000)
-    few = measure_thousand(client, "few", 100, args.rounds, expires)
+    (few,) = measure_thousand(client, [("few", 100)], args.rounds, expires)
     load_s += bulk_segment(db, "many", 101_000, 100_000, expires)  # the server keeps running
-    few_after = measure_thousand(client, "few", 100, args.rounds, expires)
-    many = measure_thousand(client, "many", 100_000, args.rounds, expires)
+    few_after, many = measure_thousand(client, [("few", 100), ("many", 100_000)], args.rounds,
+                                       expires)
     client.close()
     procs.stop(ours)
 

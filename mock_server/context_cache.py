@@ -13,6 +13,9 @@ It is only ever right, never stale, because :class:`~mock_server.sqlite_store.Sq
   (``PRAGMA data_version``), when a transaction rolls back, and on every write other than
   the schedule batch, which it applies here precisely (:meth:`ContextCache.apply`);
 - drops it whole when it would hold more than ``max_entries`` contexts.
+
+It also keeps a lower bound of the store's earliest expiration date (``next_due``), so that
+a PATCH need not look for due schedules (lazy expiry) while none can be due.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class _Entry:
     __slots__ = ("schedules", "targets")
 
     def __init__(self) -> None:
-        self.schedules: list[ScheduleFields] = []
+        self.schedules: dict[str, ScheduleFields] = {}  # by _id
         self.targets: list[tuple[str, int]] = []  # (slot, variation)
 
 
@@ -40,12 +43,16 @@ class ContextCache:
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
         self.data_version: int | None = None
+        #: no schedule in the store expires before this (Unix ms; None: unknown), so a write
+        #: transaction that starts earlier has nothing to expire and need not ask
+        self.next_due: int | None = None
         self._entries: dict[_Key, _Entry] = {}
         self._by_id: dict[str, _Key] = {}  # schedule _id -> its context
 
     def clear(self) -> None:
         self._entries.clear()
         self._by_id.clear()
+        self.next_due = None
 
     def sync(self, data_version: int) -> None:
         """Drop everything if another connection has committed since the last call."""
@@ -69,7 +76,7 @@ class ContextCache:
             self.clear()
         fresh = {key: _Entry() for key in keys}
         for key, fields in schedules:
-            fresh[key].schedules.append(fields)
+            fresh[key].schedules[fields[0]] = fields
             self._by_id[fields[0]] = (res, kind, key)
         for key, slot, variation in targets:
             fresh[key].targets.append((slot, variation))
@@ -81,7 +88,7 @@ class ContextCache:
         out = []
         for key in dict.fromkeys(keys):
             for s_id, target_type, variation_id, version, date in \
-                    self._entries[(res, kind, key)].schedules:
+                    self._entries[(res, kind, key)].schedules.values():
                 out.append(Schedule(s_id, res, kind, key, target_type, variation_id, version, date))
         return out
 
@@ -97,27 +104,22 @@ class ContextCache:
     ) -> None:
         """The schedule batch the transaction has just written (same order as the SQL)."""
         for s_id in deleted:
-            self._replace(s_id, None)
+            key = self._by_id.pop(s_id, None)
+            if key is not None:
+                del self._entries[key].schedules[s_id]
         for s in updated:
-            self._replace(s.id, s)
+            key = self._by_id.get(s.id)
+            if key is not None:
+                self._entries[key].schedules[s.id] = _fields(s)
         for s in inserted:
             key = (s.resource, s.context_kind, s.context_key)
             entry = self._entries.get(key)
             if entry is not None:  # an uncached context is read whole when first needed
-                entry.schedules.append(_fields(s))
+                entry.schedules[s.id] = _fields(s)
                 self._by_id[s.id] = key
-
-    def _replace(self, s_id: str, s: Schedule | None) -> None:
-        key = self._by_id.get(s_id)
-        if key is None:
-            return
-        schedules = self._entries[key].schedules
-        index = next(i for i, fields in enumerate(schedules) if fields[0] == s_id)
-        if s is None:
-            del schedules[index]
-            del self._by_id[s_id]
-        else:
-            schedules[index] = _fields(s)
+        if self.next_due is not None:  # deletes only raise the earliest date: still a bound
+            for s in (*updated, *inserted):
+                self.next_due = min(self.next_due, s.expiration_date)
 
 
 def _fields(s: Schedule) -> ScheduleFields:

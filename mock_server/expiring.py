@@ -197,7 +197,6 @@ def patch_segment_schedules(
         target_type = instruction.get("targetType")
         if target_type not in SEGMENT_LISTS:
             raise InstructionFailed("targetType must be 'included' or 'excluded'")
-        who = _who(context_kind, context_key)
         schedule = view.find(res, context_kind, context_key, target_type)
         if action == "remove":
             if schedule is not None:
@@ -206,13 +205,13 @@ def patch_segment_schedules(
         slots = segment_slots(target_type, context_kind)
         if not view.has_target(res, slots, context_kind, context_key):
             raise InstructionFailed(
-                f"{who} is not individually targeted in the {target_type} list of segment"
+                f"{_who(context_kind, context_key)} is not individually targeted in the {target_type} list of segment"
                 f" {segment.key!r}"
             )
         if action == "add":
             if schedule is not None:
                 raise InstructionFailed(
-                    f"{who} already has a scheduled removal from the {target_type} list;"
+                    f"{_who(context_kind, context_key)} already has a scheduled removal from the {target_type} list;"
                     " use an update instruction to change it"
                 )
             view.put(Schedule(
@@ -222,7 +221,7 @@ def patch_segment_schedules(
             return (res, context_kind, context_key, target_type)
         if schedule is None:
             raise InstructionFailed(
-                f"{who} has no scheduled removal from the {target_type} list to update"
+                f"{_who(context_kind, context_key)} has no scheduled removal from the {target_type} list to update"
             )
         _check_version(instruction, kind, spec, schedule, "segment", segment.version)
         schedule.expiration_date = _future(instruction, kind, now)
@@ -270,7 +269,6 @@ def _apply_to_flag(
     if variation is None:
         raise InstructionFailed(f"unknown variation {variation_id!r} on flag {flag.key!r}")
     res = flag_resource(flag, env)
-    who = _who(context_kind, context_key)
     schedule = view.find(res, context_kind, context_key, "")
     if action == "remove":
         if schedule is not None and schedule.variation_id == variation_id:
@@ -278,18 +276,18 @@ def _apply_to_flag(
         return None
     if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
         raise InstructionFailed(
-            f"{who} is not individually targeted with variation {variation_id!r} on flag"
+            f"{_who(context_kind, context_key)} is not individually targeted with variation {variation_id!r} on flag"
             f" {flag.key!r} in environment {env!r}"
         )
     if action == "add":
         if schedule is not None and schedule.variation_id != variation_id:
             raise InstructionFailed(
-                f"{who} is already scheduled for removal on variation {schedule.variation_id!r};"
+                f"{_who(context_kind, context_key)} is already scheduled for removal on variation {schedule.variation_id!r};"
                 " a flag schedules a context on at most one variation"
             )
         if schedule is not None:
             raise InstructionFailed(
-                f"{who} already has a scheduled removal on this variation;"
+                f"{_who(context_kind, context_key)} already has a scheduled removal on this variation;"
                 " use an update instruction to change it"
             )
         view.put(Schedule(
@@ -299,7 +297,7 @@ def _apply_to_flag(
         return (res, context_kind, context_key, "")
     if schedule is None or schedule.variation_id != variation_id:
         raise InstructionFailed(
-            f"{who} has no scheduled removal on variation {variation_id!r} to update"
+            f"{_who(context_kind, context_key)} has no scheduled removal on variation {variation_id!r} to update"
         )
     _check_version(instruction, kind, spec, schedule, "flag", flag.version)
     schedule.expiration_date = _future(instruction, kind, now)

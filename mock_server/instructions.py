@@ -64,6 +64,10 @@ def check_instruction(instruction: Any, kinds: Kinds) -> tuple[str, KindSpec]:
         if instruction.get(name) is None:
             raise InstructionFailed(f"{kind} needs {name}")
     for name, value in instruction.items():  # one pass over what is there
+        if type(value) is str:  # most fields: only an integer field must not be one
+            if name in _INTEGER_FIELDS:
+                raise InstructionFailed(f"{name} must be a 64-bit integer")
+            continue
         if value is None:
             continue
         if name in _INTEGER_FIELDS:

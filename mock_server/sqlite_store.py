@@ -96,6 +96,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
+_NEVER = 2**63 - 1  # the next due date of a store without schedules
 _CHUNK = 500  # bound parameters per IN list, well below SQLite's limit
 
 
@@ -431,11 +432,17 @@ class SqliteTx:
         return [_schedule(r) for r in rows]
 
     def due_schedules(self, now_ms: int) -> list[Schedule]:
+        cache = self._cache
+        if cache is not None and cache.next_due is not None and now_ms < cache.next_due:
+            return []
         rows = self._c.execute(
             f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE expiration_date <= ?"
             " ORDER BY expiration_date, id",
             (now_ms,),
         ).fetchall()
+        if cache is not None and not rows:
+            (earliest,) = self._c.execute("SELECT min(expiration_date) FROM schedules").fetchone()
+            cache.next_due = _NEVER if earliest is None else earliest
         return [_schedule(r) for r in rows]
 
     def has_due(self, now_ms: int) -> bool:

@@ -122,3 +122,28 @@ def test_apply_inserts_only_into_cached_contexts() -> None:
                          Schedule("id-b", RES, "user", "b", "included", "", 1, T0)])
     assert [s.id for s in cache.schedules(RES, "user", ["a"])] == ["id-a"]
     assert cache.missing(RES, "user", ["b"]) == ["b"]  # read whole from the store when needed
+
+
+def test_a_date_moved_earlier_still_expires_on_time(file_service) -> None:
+    """The earliest-date bound follows the PATCHes' own writes (``next_due``)."""
+    _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + 2 * HOUR))
+    _patch(file_service, _instruction("updateExpiringTarget", "u1", T0 + HOUR))
+    file_service.clock.set(T0 + HOUR + 1)
+    answer = _patch(file_service, _instruction("addExpiringTarget", "u2", T0 + 3 * HOUR))
+    assert answer["failedInstructions"] == 0
+    segment = file_service.get_segment(PROJECT, ENV, "seg")
+    assert segment["included"] == ["u2"]  # u1 left when its (moved) date came
+
+
+def test_a_schedule_written_by_another_connection_expires_on_time(tmp_path: Path,
+                                                                  file_service) -> None:
+    _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + 2 * HOUR))
+    other = SqliteStore(str(tmp_path / "db.sqlite3"))
+    try:
+        with other.write() as tx:
+            tx.put_schedule(Schedule("0" * 24, RES, "user", "u2", "included", "", 1, T0 + HOUR))
+    finally:
+        other.close()
+    file_service.clock.set(T0 + HOUR + 1)
+    _patch(file_service, _instruction("updateExpiringTarget", "u1", T0 + 3 * HOUR))
+    assert file_service.get_segment(PROJECT, ENV, "seg")["included"] == ["u1"]
