@@ -29,11 +29,12 @@ load generator (wrk) and the same settings for both servers:
 3. **1,000-instruction PATCH** (1,000 ``addExpiringTarget``, then the same
    1,000 removed again so that every round starts alike; the add is timed)
    on a segment that has 100 schedules, in a store with ~10k other
-   schedules, and again after 100,000 schedules were added to another
-   segment of the same store ("elsewhere"); and on a segment that itself
-   has 100,000 schedules ("same resource"), taking turns with the
-   "elsewhere" one round by round; medians of ``--rounds`` timed rounds
-   after an untimed one. The answer of such a PATCH
+   schedules; the same with 100,000 more schedules in another segment of the
+   store ("elsewhere": a second mock process on a copy of the store with that
+   segment added); and on a segment that itself has 100,000
+   schedules ("same resource", in that second store). The three cases take
+   turns round by round, so that a slow spell of the machine falls on all
+   of them; medians of ``--rounds`` timed rounds after an untimed one. The answer of such a PATCH
    lists only the schedules its add and update instructions touched (the
    mock's tier-3 policy, docs/mock-server.md): 1,000 items, however many
    the resource has.
@@ -331,38 +332,37 @@ def measure_get(client: Client, segment: str, requests: int, expected: int) -> d
             "min_ms": min(times), "max_ms": max(times)}
 
 
-def measure_thousand(client: Client, segments: list[tuple[str, int]], rounds: int,
+def measure_thousand(cases: list[tuple[Client, str, int]], rounds: int,
                      expires: int) -> list[dict[str, Any]]:
-    """Per segment (key, first unscheduled user): rounds of adding 1,000 schedules (timed)
-    and removing them again (timed separately). The segments take turns round by round, so
-    that a slow spell of a shared machine falls on all of them; one untimed round first (the
-    first PATCHes after a bulk load by another connection read its pages from the OS again:
-    SQLite drops its page cache on such a change)."""
+    """Per case (server, segment key, first unscheduled user): rounds of adding 1,000
+    schedules (timed) and removing them again (timed separately). The cases take turns
+    round by round, so that a slow spell of a shared machine falls on all of them alike,
+    after one untimed round."""
     work = []
-    for segment, first in segments:
+    for client, segment, first in cases:
         keys = [f"u{i}" for i in range(first, first + 1000)]
-        work.append((segment, instructions("addExpiringTarget", keys, expires),
+        work.append((client, segment, instructions("addExpiringTarget", keys, expires),
                      instructions("removeExpiringTarget", keys, None)))
-    adds: dict[str, list[float]] = {segment: [] for segment, _ in segments}
-    removes: dict[str, list[float]] = {segment: [] for segment, _ in segments}
-    items: dict[str, int] = {}
+    adds: list[list[float]] = [[] for _ in cases]
+    removes: list[list[float]] = [[] for _ in cases]
+    items = [0 for _ in cases]
     for number in range(rounds + 1):
-        for segment, add, remove in work:
+        for index, (client, segment, add, remove) in enumerate(work):
             result, add_s = client.ok("PATCH", expiring_path(segment), add, SEMANTIC)
             if result["successfulInstructions"] != 1000:
                 raise RuntimeError(f"1,000 adds on {segment}: {result['errors'][:3]}")
-            items[segment] = len(result["items"])
+            items[index] = len(result["items"])
             result, remove_s = client.ok("PATCH", expiring_path(segment), remove, SEMANTIC)
             if result["successfulInstructions"] != 1000:
                 raise RuntimeError(f"1,000 removes on {segment}: {result['errors'][:3]}")
             if number:  # round 0 warms up
-                adds[segment].append(add_s * 1000)
-                removes[segment].append(remove_s * 1000)
-    return [{"rounds": rounds, "items_in_answer": items[segment],
-             "adds_ms": [round(a, 2) for a in adds[segment]],
-             "add_median_ms": statistics.median(adds[segment]), "add_min_ms": min(adds[segment]),
-             "remove_median_ms": statistics.median(removes[segment])}
-            for segment, _ in segments]
+                adds[index].append(add_s * 1000)
+                removes[index].append(remove_s * 1000)
+    return [{"rounds": rounds, "items_in_answer": items[index],
+             "adds_ms": [round(a, 2) for a in adds[index]],
+             "add_median_ms": statistics.median(adds[index]), "add_min_ms": min(adds[index]),
+             "remove_median_ms": statistics.median(removes[index])}
+            for index in range(len(cases))]
 
 
 def _first_line(argv: list[str]) -> str:
@@ -472,6 +472,11 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     # big data sets first, straight into the file (the server is not up yet)
     load_s = bulk_segment(db, "get-10k", 10_000, 10_000, expires)
     load_s += bulk_segment(db, "few", 1_100, 100, expires)
+    # a second store: the same, plus a segment with 100,000 schedules (served by a second
+    # mock process for the 1,000-instruction PATCHes)
+    big_db = tmp / "mock-big.sqlite3"
+    shutil.copyfile(db, big_db)
+    load_s += bulk_segment(big_db, "many", 101_000, 100_000, expires)
 
     ours_port = free_port()
     ours_log = tmp / "mock.log"
@@ -542,12 +547,18 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     client.close()  # idle while the others ran: uvicorn has closed it (keep-alive timeout)
     client = Client(ours_port)
     get = measure_get(client, "get-10k", args.get_requests, 10_000)
-    (few,) = measure_thousand(client, [("few", 100)], args.rounds, expires)
-    load_s += bulk_segment(db, "many", 101_000, 100_000, expires)  # the server keeps running
-    few_after, many = measure_thousand(client, [("few", 100), ("many", 100_000)], args.rounds,
-                                       expires)
+    big_port = free_port()
+    big = procs.start([str(PY), "-m", "mock_server", "--host", HOST, "--port", str(big_port),
+                       "--db", str(big_db), "--config", str(config), "--log-level", "warning"],
+                      tmp / "mock-big.log")
+    wait_ready(big, big_port, "/openapi.json", tmp / "mock-big.log")
+    big_client = Client(big_port)
+    few, few_after, many = measure_thousand(
+        [(client, "few", 100), (big_client, "few", 100), (big_client, "many", 100_000)],
+        args.rounds, expires)
     client.close()
-    procs.stop(ours)
+    big_client.close()
+    procs.stop_all()
 
     # -- report ---------------------------------------------------------------------------
     o = servers["ours"]
