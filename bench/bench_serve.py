@@ -34,7 +34,9 @@ load generator (wrk) and the same settings for both servers:
    segment added); and on a segment that itself has 100,000
    schedules ("same resource", in that second store). The three cases take
    turns round by round, so that a slow spell of the machine falls on all
-   of them; medians of ``--rounds`` timed rounds after an untimed one. The answer of such a PATCH
+   of them; ``--rounds`` timed rounds after an untimed one. The scaling ratios
+   compare the fastest rounds (a cost: noise only ever adds to it); medians
+   are reported too. The answer of such a PATCH
    lists only the schedules its add and update instructions touched (the
    mock's tier-3 policy, docs/mock-server.md): 1,000 items, however many
    the resource has.
@@ -562,8 +564,9 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
 
     # -- report ---------------------------------------------------------------------------
     o = servers["ours"]
-    elsewhere = ratio(few_after["add_median_ms"], few["add_median_ms"])
-    same = ratio(many["add_median_ms"], few_after["add_median_ms"])
+    # the fastest rounds: a cost, which noise on a shared machine only ever adds to
+    elsewhere = ratio(few_after["add_min_ms"], few["add_min_ms"])
+    same = ratio(many["add_min_ms"], few_after["add_min_ms"])
     checks: dict[str, dict[str, Any]] = {}
     for name, r in servers.items():
         if name == "ours":
@@ -602,11 +605,12 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     print(f"GET 10,000 schedules ({get['response_bytes']:,} bytes, {get['requests']} requests):"
           f" median {fmt(get['median_ms'], ' ms', 2)}, p99 {fmt(get['p99_ms'], ' ms', 2)}")
     print()
-    print(f"{'1,000-instruction PATCH (add)':<46}{'median':>12}{'items in answer':>17}")
+    print(f"{'1,000-instruction PATCH (add)':<46}{'min':>10}{'median':>10}{'items in answer':>17}")
     rows = [("resource 100, store ~10k", few), ("resource 100, +100,000 elsewhere", few_after),
             ("resource 100,000 (same resource)", many)]
     for label, r in rows:
-        print(f"{label:<46}{fmt(r['add_median_ms'], ' ms'):>12}{r['items_in_answer']:>17,}")
+        print(f"{label:<46}{fmt(r['add_min_ms'], ' ms'):>10}{fmt(r['add_median_ms'], ' ms'):>10}"
+              f"{r['items_in_answer']:>17,}")
     print()
     for name, check in checks.items():
         print(f"  {'met   ' if check['met'] else 'MISSED'} {name} = {fmt(check['value'], '', 2)}"
