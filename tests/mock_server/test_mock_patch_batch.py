@@ -5,44 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain_helpers import (
+    HOUR,
+    T0,
+    E,
+    P,
+    add_ctx,
+    check_counts,
+    flag_ctx_patch,
+    seg_ctx_patch,
+    user_patch,
+)
+
 from mock_server.expiring import new_schedule_id
 from mock_server.store import Resource, Schedule
-
-T0 = 1_700_000_000_000
-HOUR = 3_600_000
-P, E = "default", "test"
-
-
-def seg_ctx_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "seg") -> dict:
-    return service.patch_segment_schedules(
-        P, E, key, {"instructions": instructions},
-        kinds("patch_expiring_targets_for_segment"), users_only=False,
-    )
-
-
-def flag_ctx_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "flag") -> dict:
-    return service.patch_flag_schedules(
-        P, E, key, {"instructions": instructions}, kinds("patch_expiring_targets"),
-        users_only=False,
-    )
-
-
-def user_patch(service: Any, kinds: Any, user: str, instructions: list[dict]) -> dict:
-    return service.patch_user_schedules(
-        P, E, user, {"instructions": instructions}, kinds("patch_expiring_flags_for_user")
-    )
-
-
-def add_ctx(key: str, value: int = T0 + HOUR) -> dict:
-    return {"kind": "addExpiringTarget", "contextKind": "user", "contextKey": key,
-            "targetType": "included", "value": value}
-
-
-def check_counts(result: dict, total: int, failed_indices: list[int]) -> None:
-    assert result["totalInstructions"] == total
-    assert result["failedInstructions"] == len(result["errors"]) == len(failed_indices)
-    assert result["successfulInstructions"] + result["failedInstructions"] == total
-    assert [e["instructionIndex"] for e in result["errors"]] == failed_indices
 
 
 def _items(service: Any, key: str = "seg") -> dict[tuple[str, str], dict[str, Any]]:
