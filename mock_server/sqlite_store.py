@@ -108,17 +108,17 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 class SqliteTx:
     """One transaction; the methods of :class:`~mock_server.store.Tx`.
 
-    ``cache``: the connection's :class:`ContextCache`, in write transactions only; every
-    write that is not the schedule batch drops it (:meth:`_changed`).
+    ``cache``: the connection's :class:`ContextCache` in write transactions; otherwise a
+    fresh one that lives as long as the transaction. Every write that is not the schedule
+    batch drops it (:meth:`_changed`).
     """
 
     def __init__(self, conn: sqlite3.Connection, cache: ContextCache | None = None) -> None:
         self._c = conn
-        self._cache = cache
+        self._cache = cache if cache is not None else ContextCache()
 
     def _changed(self) -> None:
-        if self._cache is not None:
-            self._cache.clear()
+        self._cache.clear()
 
     # segments ------------------------------------------------------------
 
@@ -323,39 +323,17 @@ class SqliteTx:
     def context_schedules(
         self, res: Resource, context_kind: str, context_keys: Sequence[str]
     ) -> list[Schedule]:
-        if self._cache is not None:
-            self._fill(res, context_kind, context_keys)
-            return self._cache.schedules(res, context_kind, context_keys)
-        out: list[Schedule] = []
-        for keys in _chunks(context_keys):
-            rows = self._c.execute(
-                "SELECT id, context_key, target_type, variation_id, version, expiration_date"
-                " FROM schedules WHERE project = ? AND env = ? AND resource_kind = ?"
-                f" AND resource_key = ? AND context_kind = ? AND context_key IN ({_marks(keys)})",
-                (res.project, res.env, res.kind, res.key, context_kind, *keys),
-            ).fetchall()
-            out.extend(Schedule(r[0], res, context_kind, r[1], r[2], r[3], r[4], r[5]) for r in rows)
-        return out
+        self._fill(res, context_kind, context_keys)
+        return self._cache.schedules(res, context_kind, context_keys)
 
     def context_targets(
         self, res: Resource, context_kind: str, context_keys: Sequence[str]
     ) -> list[TargetRow]:
-        if self._cache is not None:
-            self._fill(res, context_kind, context_keys)
-            return self._cache.targets(res, context_kind, context_keys)
-        out: list[TargetRow] = []
-        for keys in _chunks(context_keys):
-            rows = self._c.execute(
-                "SELECT slot, context_key, variation FROM targets WHERE owner = ? AND project = ?"
-                f" AND env = ? AND owner_key = ? AND context_kind = ? AND context_key IN ({_marks(keys)})",
-                (res.kind, res.project, res.env, res.key, context_kind, *keys),
-            ).fetchall()
-            out.extend(TargetRow(r[0], context_kind, r[1], r[2]) for r in rows)
-        return out
+        self._fill(res, context_kind, context_keys)
+        return self._cache.targets(res, context_kind, context_keys)
 
     def _fill(self, res: Resource, context_kind: str, context_keys: Sequence[str]) -> None:
         """Read the uncached contexts' schedules and target rows into the cache."""
-        assert self._cache is not None
         keys = self._cache.missing(res, context_kind, context_keys)
         if not keys:
             return
@@ -377,8 +355,7 @@ class SqliteTx:
     def write_schedules(
         self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
     ) -> None:
-        if self._cache is not None:
-            self._cache.apply(deleted, updated, inserted)
+        self._cache.apply(deleted, updated, inserted)
         if deleted:
             self._c.executemany("DELETE FROM schedules WHERE id = ?", [(i,) for i in deleted])
         if updated:
@@ -433,14 +410,14 @@ class SqliteTx:
 
     def due_schedules(self, now_ms: int) -> list[Schedule]:
         cache = self._cache
-        if cache is not None and cache.next_due is not None and now_ms < cache.next_due:
+        if cache.next_due is not None and now_ms < cache.next_due:
             return []
         rows = self._c.execute(
             f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE expiration_date <= ?"
             " ORDER BY expiration_date, id",
             (now_ms,),
         ).fetchall()
-        if cache is not None and not rows:
+        if not rows:
             (earliest,) = self._c.execute("SELECT min(expiration_date) FROM schedules").fetchone()
             cache.next_due = _NEVER if earliest is None else earliest
         return [_schedule(r) for r in rows]
