@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from generated.client import Client
 
-from .interrupts import INTERRUPTS
+from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .provisioning import Provisioned, Provisioning, probe
 from .recorder import Recorder
 from .report import ConformanceReport
@@ -71,8 +71,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     INTERRUPTS.uninstall()
 
 
-def pytest_keyboard_interrupt() -> None:
+@pytest.hookimpl(tryfirst=True)  # before the terminal reporter formats the traceback
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     INTERRUPTS.mark_delivered()  # pytest stops; the fixture finalisers clean up
+    drop_frames_without_a_line(excinfo)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 __all__ = ["INTERRUPTS", "Interrupts"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -83,3 +85,13 @@ class Interrupts:
 
 
 INTERRUPTS = Interrupts()
+
+
+def drop_frames_without_a_line(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Leave out the traceback entries that have no line number. On Python 3.11 a signal
+    can interrupt a frame at an instruction without one (``tb_lineno`` None); pytest 8's
+    terminal reporter then fails with a TypeError while formatting the KeyboardInterrupt, and
+    the run exits 1 instead of 2 (interrupted)."""
+    excinfo.traceback = excinfo.traceback.filter(
+        lambda entry: entry._rawentry.tb_lineno is not None  # the public lineno subtracts 1
+    )

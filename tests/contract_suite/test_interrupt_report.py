@@ -1,0 +1,38 @@
+"""An interrupted run exits as interrupted even when the signal landed on an instruction
+without a line number (contract_tests/interrupts.py, drop_frames_without_a_line)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from contract_tests.interrupts import drop_frames_without_a_line
+
+
+def _framed() -> types.FrameType:
+    try:
+        return sys._getframe()
+    finally:
+        pass  # gives the function instructions that map to no line
+
+
+def _interrupt_without_a_line() -> pytest.ExceptionInfo[BaseException]:
+    """A KeyboardInterrupt whose traceback stops in a frame at an instruction without a line,
+    as Python 3.11 reports a signal that arrived there."""
+    offset = next(start for start, _, line in _framed.__code__.co_lines() if line is None)
+    traceback = types.TracebackType(None, _framed(), offset, -1)
+    assert traceback.tb_lineno is None
+    return pytest.ExceptionInfo.from_exception(KeyboardInterrupt().with_traceback(traceback))
+
+
+def test_pytest_cannot_format_such_an_interrupt_unaided() -> None:
+    with pytest.raises(TypeError):
+        _interrupt_without_a_line().getrepr(funcargs=True)
+
+
+def test_the_suite_drops_the_frames_without_a_line_before_pytest_formats_them() -> None:
+    excinfo = _interrupt_without_a_line()
+    drop_frames_without_a_line(excinfo)
+    assert "KeyboardInterrupt" in str(excinfo.getrepr(funcargs=True))
