@@ -36,7 +36,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -95,6 +95,19 @@ def retry_after(headers: Mapping[str, str]) -> float:
         return 1.0
 
 
+class _Answer(Protocol):
+    """What the retry loop reads of an httpx or a requests response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+_R = TypeVar("_R", bound=_Answer)
+
+
 class _Attempts:
     """The retry decisions for one request (shared by the httpx and requests paths)."""
 
@@ -110,6 +123,30 @@ class _Attempts:
 
     def _what(self) -> str:
         return f"{self.method} {self.path}"
+
+    def send(self, send_once: Callable[[], _R], network_errors: tuple[type[BaseException], ...],
+             unsent: Callable[[BaseException], bool], discard: Callable[[_R], None]) -> _R:
+        """Send until the API answers; or raise `InfrastructureError`. ``discard`` reads and
+        closes an answer that is not returned, so that its connection can be reused."""
+        while True:
+            INTERRUPTS.check()
+            try:
+                response = send_once()
+            except network_errors as exc:
+                error = self.after_network_failure(exc, unsent(exc))
+                if error is None:
+                    continue
+                raise error from exc
+            status = response.status_code
+            if status in GATEWAY_STATUSES:
+                error = self.after_gateway_error(status)
+            elif status == 429:
+                error = self.after_rate_limit(response.headers)
+            else:
+                return response
+            discard(response)
+            if error is not None:
+                raise error
 
     def after_network_failure(self, exc: BaseException, unsent: bool) -> InfrastructureError | None:
         """None: sleep done, send again. Else the error to raise."""
@@ -153,8 +190,13 @@ class _Attempts:
                 "answer was lost")
 
 
-def _httpx_unsent(exc: httpx.TransportError) -> bool:
+def _httpx_unsent(exc: BaseException) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _discard_httpx(response: httpx.Response) -> None:
+    response.read()
+    response.close()
 
 
 class RetryingTransport(httpx.BaseTransport):
@@ -173,26 +215,8 @@ class RetryingTransport(httpx.BaseTransport):
         request.read()
         attempts = _Attempts(self.policy, request.method, request.url.path, self._on_event,
                              self._sleep, self._rng)
-        while True:
-            INTERRUPTS.check()
-            try:
-                response = self._inner.handle_request(request)
-            except httpx.TransportError as exc:
-                error = attempts.after_network_failure(exc, _httpx_unsent(exc))
-                if error is None:
-                    continue
-                raise error from exc
-            status = response.status_code
-            if status in GATEWAY_STATUSES:
-                error = attempts.after_gateway_error(status)
-            elif status == 429:
-                error = attempts.after_rate_limit(response.headers)
-            else:
-                return response
-            response.read()
-            response.close()
-            if error is not None:
-                raise error
+        return attempts.send(lambda: self._inner.handle_request(request),
+                             (httpx.TransportError,), _httpx_unsent, _discard_httpx)
 
     def close(self) -> None:
         self._inner.close()
@@ -219,6 +243,11 @@ def _requests_unsent(exc: BaseException) -> bool:
     return False
 
 
+def _discard_requests(response: Any) -> None:
+    response.content  # noqa: B018  # read it, so the connection can be reused
+    response.close()
+
+
 def retrying_session(policy: RetryPolicy | None = None, on_event: Event | None = None,
                      timeout_s: float = 30.0) -> Any:
     """A `requests.Session` (for Schemathesis' ``case.call``) with the same policy."""
@@ -234,26 +263,10 @@ def retrying_session(policy: RetryPolicy | None = None, on_event: Event | None =
                 kwargs["timeout"] = timeout_s
             path = request.path_url.split("?", 1)[0]
             attempts = _Attempts(chosen, request.method or "GET", path, on_event, time.sleep, rng)
-            while True:
-                INTERRUPTS.check()
-                try:
-                    response = super().send(request, **kwargs)
-                except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                    error = attempts.after_network_failure(exc, _requests_unsent(exc))
-                    if error is None:
-                        continue
-                    raise error from exc
-                status = response.status_code
-                if status in GATEWAY_STATUSES:
-                    error = attempts.after_gateway_error(status)
-                elif status == 429:
-                    error = attempts.after_rate_limit(response.headers)
-                else:
-                    return response
-                response.content  # noqa: B018  # read it, so the connection can be reused
-                response.close()
-                if error is not None:
-                    raise error
+            return attempts.send(
+                lambda: super(RetryingAdapter, self).send(request, **kwargs),
+                (requests.exceptions.ConnectionError, requests.exceptions.Timeout),
+                _requests_unsent, _discard_requests)
 
     session = requests.Session()
     adapter = RetryingAdapter(max_retries=0)

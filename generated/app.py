@@ -28,7 +28,7 @@ def create_app(backend: Backend, *, body_models: bool = True) -> Starlette:
     async def openapi_json(_: Request) -> Response:
         return Response(document, media_type="application/json")
 
-    routes = [Route("/openapi.json", openapi_json, methods=["GET"]), *build_router(backend, body_models=body_models).routes]
-    app = Starlette(routes=routes)
+    operations = build_router(backend, body_models=body_models).routes
+    app = Starlette(routes=[Route("/openapi.json", openapi_json, methods=["GET"]), *operations])
     install_exception_handlers(app)
     return app

@@ -205,14 +205,14 @@ def patch_segment_schedules(
         slots = segment_slots(target_type, context_kind)
         if not view.has_target(res, slots, context_kind, context_key):
             raise InstructionFailed(
-                f"{_who(context_kind, context_key)} is not individually targeted in the {target_type} list of segment"
-                f" {segment.key!r}"
+                f"{_who(context_kind, context_key)} is not individually targeted in the"
+                f" {target_type} list of segment {segment.key!r}"
             )
         if action == "add":
             if schedule is not None:
                 raise InstructionFailed(
-                    f"{_who(context_kind, context_key)} already has a scheduled removal from the {target_type} list;"
-                    " use an update instruction to change it"
+                    f"{_who(context_kind, context_key)} already has a scheduled removal from"
+                    f" the {target_type} list; use an update instruction to change it"
                 )
             view.put(Schedule(
                 new_schedule_id(), res, context_kind, context_key, target_type, "", 1,
@@ -221,7 +221,8 @@ def patch_segment_schedules(
             return (res, context_kind, context_key, target_type)
         if schedule is None:
             raise InstructionFailed(
-                f"{_who(context_kind, context_key)} has no scheduled removal from the {target_type} list to update"
+                f"{_who(context_kind, context_key)} has no scheduled removal from the"
+                f" {target_type} list to update"
             )
         _check_version(instruction, kind, spec, schedule, "segment", segment.version)
         schedule.expiration_date = _future(instruction, kind, now)
@@ -276,19 +277,20 @@ def _apply_to_flag(
         return None
     if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
         raise InstructionFailed(
-            f"{_who(context_kind, context_key)} is not individually targeted with variation {variation_id!r} on flag"
-            f" {flag.key!r} in environment {env!r}"
+            f"{_who(context_kind, context_key)} is not individually targeted with variation"
+            f" {variation_id!r} on flag {flag.key!r} in environment {env!r}"
         )
     if action == "add":
         if schedule is not None and schedule.variation_id != variation_id:
             raise InstructionFailed(
-                f"{_who(context_kind, context_key)} is already scheduled for removal on variation {schedule.variation_id!r};"
-                " a flag schedules a context on at most one variation"
+                f"{_who(context_kind, context_key)} is already scheduled for removal on"
+                f" variation {schedule.variation_id!r}; a flag schedules a context on at most"
+                " one variation"
             )
         if schedule is not None:
             raise InstructionFailed(
-                f"{_who(context_kind, context_key)} already has a scheduled removal on this variation;"
-                " use an update instruction to change it"
+                f"{_who(context_kind, context_key)} already has a scheduled removal on this"
+                " variation; use an update instruction to change it"
             )
         view.put(Schedule(
             new_schedule_id(), res, context_kind, context_key, "", variation_id, 1,
@@ -297,7 +299,8 @@ def _apply_to_flag(
         return (res, context_kind, context_key, "")
     if schedule is None or schedule.variation_id != variation_id:
         raise InstructionFailed(
-            f"{_who(context_kind, context_key)} has no scheduled removal on variation {variation_id!r} to update"
+            f"{_who(context_kind, context_key)} has no scheduled removal on variation"
+            f" {variation_id!r} to update"
         )
     _check_version(instruction, kind, spec, schedule, "flag", flag.version)
     schedule.expiration_date = _future(instruction, kind, now)
