@@ -14,14 +14,16 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from orjson import Fragment
 
 from .errors import InstructionFailed
 from .flags import flag_resource, variation_index
 from .instructions import Kinds, KindSpec, action_of, check_instruction, version_refers_to_resource
-from .representations import FLAG_SLOTS, SEGMENT_LISTS, schedule_item, schedule_items
+from .representations import FLAG_SLOTS, SEGMENT_LISTS, as_user_items, schedule_item_json
 from .segments import segment_resource, segment_slots
 from .store import NO_VARIATION, FlagRecord, Resource, Schedule, SegmentRecord, Tx
 
@@ -46,16 +48,22 @@ class PatchOutcome:
     total: int
     errors: list[tuple[int, str]] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
+    written: Mapping[str, str] = field(default_factory=dict)  # items as stored, by _id
 
     def rep(self, *, user: bool) -> dict[str, Any]:
-        """The answer; ``user``: items as the user endpoints list them (``userKey``)."""
+        """The answer; ``user``: items as the user endpoints list them (``userKey``). The
+        items go out as the store wrote them (``Fragment``: orjson copies them verbatim)."""
         return {
-            "items": [schedule_item(s, user=user) for s in self.schedules],
+            "items": [Fragment(self._item(s, user)) for s in self.schedules],
             "totalInstructions": self.total,
             "successfulInstructions": self.total - len(self.errors),
             "failedInstructions": len(self.errors),
             "errors": [{"instructionIndex": i, "message": m} for i, m in self.errors],
         }
+
+    def _item(self, schedule: Schedule, user: bool) -> bytes:
+        text = self.written.get(schedule.id) or schedule_item_json(schedule)
+        return as_user_items(text.encode()) if user else text.encode()
 
 
 _PROCESS = secrets.token_bytes(5)
@@ -120,7 +128,7 @@ class _Schedules:
     def delete(self, s: Schedule) -> None:
         self.current[(s.resource, s.context_kind, s.context_key, s.target_type)] = None
 
-    def flush(self) -> None:
+    def flush(self) -> Mapping[str, str]:
         deleted: list[str] = []
         updated: list[Schedule] = []
         inserted: list[Schedule] = []
@@ -136,7 +144,7 @@ class _Schedules:
                 inserted.append(now)
             elif before[1:] != (now.variation_id, now.version, now.expiration_date):
                 updated.append(now)
-        self.tx.write_schedules(deleted, updated, inserted)
+        return self.tx.write_schedules(deleted, updated, inserted)
 
 
 def _named_contexts(instructions: Sequence[Any]) -> list[tuple[str, str]]:
@@ -176,7 +184,7 @@ def _run(
         else:
             if key is not None:
                 touched[key] = None
-    view.flush()
+    outcome.written = view.flush()
     outcome.schedules = [s for s in map(view.current.get, touched) if s is not None]
     return outcome
 
@@ -232,7 +240,7 @@ def patch_segment_schedules(
     return _run(view, instructions, kinds, apply)
 
 
-def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> list[dict[str, Any]]:
+def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> bytes:
     return _resource_items(tx, segment_resource(segment), users_only)
 
 
@@ -253,7 +261,7 @@ def patch_flag_schedules(
     return _run(view, instructions, kinds, apply)
 
 
-def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> list[dict[str, Any]]:
+def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> bytes:
     return _resource_items(tx, flag_resource(flag, env), users_only)
 
 
@@ -332,9 +340,8 @@ def patch_user_schedules(
     return _run(view, instructions, kinds, apply)
 
 
-def user_items(tx: Tx, project: str, env: str, user_key: str) -> list[dict[str, Any]]:
-    schedules = tx.context_flag_schedules(project, env, "user", user_key)
-    return [schedule_item(s, user=True) for s in schedules]
+def user_items(tx: Tx, project: str, env: str, user_key: str) -> bytes:
+    return as_user_items(tx.context_flag_listing(project, env, "user", user_key))
 
 
 # shared -------------------------------------------------------------------
@@ -385,8 +392,10 @@ def _check_version(
         )
 
 
-def _resource_items(tx: Tx, res: Resource, users_only: bool) -> list[dict[str, Any]]:
-    rows = tx.schedule_rows(res, "user" if users_only else None)
-    return schedule_items(res, rows, user=users_only)
+def _resource_items(tx: Tx, res: Resource, users_only: bool) -> bytes:
+    """The listing's ``items`` as JSON text (the store keeps every item rendered)."""
+    if users_only:
+        return as_user_items(tx.schedule_listing(res, "user"))
+    return tx.schedule_listing(res)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
 from . import expiring, flags, segments
 from .clock import Clock
 from .config import Config, Project
@@ -21,7 +23,7 @@ from .expiry import expire_due
 from .instructions import Kinds
 from .store import FlagRecord, SegmentRecord, Store, Tx
 
-__all__ = ["MockService"]
+__all__ = ["MockService", "plain"]
 
 JSON_PATCH = "json-patch"
 SEMANTIC_PATCH = "semantic-patch"
@@ -209,7 +211,7 @@ class MockService:
         self._env(project, env)
         with self._read() as (tx, _):
             record = self._segment(tx, project, env, key)
-            return {"items": expiring.segment_items(tx, record, users_only=users_only)}
+            return _listing(expiring.segment_items(tx, record, users_only=users_only))
 
     def patch_segment_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
@@ -225,7 +227,7 @@ class MockService:
         self._env(project, env)
         with self._read() as (tx, _):
             record = self._flag(tx, project, key)
-            return {"items": expiring.flag_items(tx, record, env, users_only=users_only)}
+            return _listing(expiring.flag_items(tx, record, env, users_only=users_only))
 
     def patch_flag_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
@@ -241,7 +243,7 @@ class MockService:
         self._env(project, env)
         with self._read() as (tx, _):
             self._known_user(tx, project, env, user_key)
-            return {"items": expiring.user_items(tx, project, env, user_key)}
+            return _listing(expiring.user_items(tx, project, env, user_key))
 
     def patch_user_schedules(
         self, project: str, env: str, user_key: str, body: Any, kinds: Kinds
@@ -260,3 +262,14 @@ class MockService:
                 f"unknown user {user_key!r} in project {project!r}, environment {env!r}"
                 " (no flag or segment targets it and it has no scheduled removal)"
             )
+
+
+def _listing(items: bytes) -> dict[str, Any]:
+    """A GET's answer: ``items`` arrive as JSON text from the store and go out verbatim
+    (orjson writes a ``Fragment`` as is; :func:`plain` turns it into Python data)."""
+    return {"items": orjson.Fragment(items)}
+
+
+def plain(result: Any) -> Any:
+    """A result as plain JSON data (for validation and for callers that read ``items``)."""
+    return orjson.loads(orjson.dumps(result))

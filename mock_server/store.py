@@ -18,7 +18,6 @@ __all__ = [
     "FlagRecord",
     "Resource",
     "Schedule",
-    "ScheduleRow",
     "SegmentRecord",
     "Store",
     "TargetRow",
@@ -107,11 +106,6 @@ class Schedule:
     expiration_date: int
 
 
-# (_id, contextKind, contextKey, target, _version, expirationDate); target: the targetType of
-# a segment's schedule, the variationId of a flag's (one column fewer to fetch per row)
-ScheduleRow = tuple[str, str, str, str, int, int]
-
-
 class Tx(Protocol):
     # segments
     def get_segment(self, project: str, env: str, key: str) -> SegmentRecord | None: ...
@@ -162,16 +156,21 @@ class Tx(Protocol):
         ...
     def write_schedules(
         self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
-    ) -> None:
-        """Delete by ``_id``, then update date, version and variation by ``_id``, then insert."""
+    ) -> dict[str, str]:
+        """Delete by ``_id``, then update date, version and variation by ``_id``, then insert;
+        returns the items written (:func:`~mock_server.representations.schedule_item_json`)
+        by ``_id``, for the PATCH's answer."""
         ...
-    def schedule_rows(self, resource: Resource, context_kind: str | None = None) -> list[ScheduleRow]:
-        """The resource's schedules, as light rows for listing, in ``items`` order."""
+    def schedule_listing(self, resource: Resource, context_kind: str | None = None) -> bytes:
+        """The resource's schedules (of one context kind, if given) as a JSON array of
+        ExpiringTarget items (:func:`~mock_server.representations.schedule_item_json`), in
+        ``items`` order: by context kind, context key, target type."""
         ...
-    def context_flag_schedules(
+    def context_flag_listing(
         self, project: str, env: str, context_kind: str, context_key: str
-    ) -> list[Schedule]:
-        """The context's schedules on every flag of the project, by flag key."""
+    ) -> bytes:
+        """The context's schedules on every flag of the project, by flag key, as a JSON
+        array of ExpiringTarget items."""
         ...
     def due_schedules(self, now_ms: int) -> list[Schedule]: ...
     def has_due(self, now_ms: int) -> bool: ...

@@ -1,9 +1,12 @@
 """Helpers of the domain tests (tests/mock_server): PATCH calls per operation family and
-instruction builders, over a :class:`~mock_server.service.MockService` without HTTP."""
+instruction builders, over a :class:`~mock_server.service.MockService` without HTTP; results
+as plain JSON data."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from mock_server.service import plain
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000
@@ -11,37 +14,37 @@ P, E = "default", "test"
 
 
 def seg_user_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "seg") -> dict:
-    return service.patch_segment_schedules(
+    return plain(service.patch_segment_schedules(
         P, E, key, {"instructions": instructions},
         kinds("patch_expiring_user_targets_for_segment"), users_only=True,
-    )
+    ))
 
 
 def seg_ctx_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "seg") -> dict:
-    return service.patch_segment_schedules(
+    return plain(service.patch_segment_schedules(
         P, E, key, {"instructions": instructions},
         kinds("patch_expiring_targets_for_segment"), users_only=False,
-    )
+    ))
 
 
 def flag_ctx_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "flag") -> dict:
-    return service.patch_flag_schedules(
+    return plain(service.patch_flag_schedules(
         P, E, key, {"instructions": instructions}, kinds("patch_expiring_targets"),
         users_only=False,
-    )
+    ))
 
 
 def flag_user_patch(service: Any, kinds: Any, instructions: list[dict], key: str = "flag") -> dict:
-    return service.patch_flag_schedules(
+    return plain(service.patch_flag_schedules(
         P, E, key, {"instructions": instructions}, kinds("patch_expiring_user_targets"),
         users_only=True,
-    )
+    ))
 
 
 def user_patch(service: Any, kinds: Any, user: str, instructions: list[dict]) -> dict:
-    return service.patch_user_schedules(
+    return plain(service.patch_user_schedules(
         P, E, user, {"instructions": instructions}, kinds("patch_expiring_flags_for_user")
-    )
+    ))
 
 
 def add_user(user: str, value: int = T0 + HOUR, target_type: str = "included") -> dict:

@@ -15,7 +15,7 @@ from generated.operations import OPERATIONS
 from mock_server.clock import SettableClock
 from mock_server.config import Config
 from mock_server.context_cache import ContextCache
-from mock_server.service import MockService
+from mock_server.service import MockService, plain
 from mock_server.sqlite_store import SqliteStore
 from mock_server.store import Resource, Schedule
 
@@ -36,8 +36,8 @@ def _instruction(kind: str, key: str, value: int | None = None) -> dict[str, Any
 
 
 def _patch(service: MockService, *instructions: dict[str, Any]) -> dict[str, Any]:
-    return service.patch_segment_schedules(
-        PROJECT, ENV, "seg", {"instructions": list(instructions)}, KINDS[OP], users_only=False)
+    return plain(service.patch_segment_schedules(
+        PROJECT, ENV, "seg", {"instructions": list(instructions)}, KINDS[OP], users_only=False))
 
 
 @pytest.fixture

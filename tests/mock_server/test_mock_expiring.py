@@ -19,6 +19,7 @@ from domain_helpers import (
 )
 
 from mock_server.errors import DomainError
+from mock_server.service import plain
 
 # 200-with-errors ------------------------------------------------------------
 
@@ -33,7 +34,7 @@ def test_mixed_request_reports_failures_by_index_and_applies_the_rest(world, ser
     ])
     check_counts(result, 4, [1, 2])
     assert "not individually targeted" in result["errors"][0]["message"]
-    scheduled = {i["userKey"] for i in service.segment_schedules(P, E, "seg", users_only=True)["items"]}
+    scheduled = {i["userKey"] for i in plain(service.segment_schedules(P, E, "seg", users_only=True))["items"]}
     assert scheduled == {"alice", "bob"}
 
 
@@ -143,7 +144,7 @@ def test_patch_items_are_the_touched_schedules_in_instruction_order(world, servi
     order = [(i["contextKind"], i["contextKey"], i["targetType"]) for i in result["items"]]
     assert order == [("org", "z", "included"), ("user", "b", "included"),
                      ("user", "a", "excluded"), ("user", "a", "included")]
-    listed = service.segment_schedules(P, E, "seg", users_only=False)["items"]
+    listed = plain(service.segment_schedules(P, E, "seg", users_only=False))["items"]
     assert [(i["contextKind"], i["contextKey"], i["targetType"]) for i in listed] == sorted(order)
     by_key = {(i["contextKind"], i["contextKey"], i["targetType"]): i for i in listed}
     assert result["items"] == [by_key[k] for k in order]  # as the GET shows them
@@ -165,8 +166,8 @@ def test_patch_items_on_the_user_endpoints_have_the_user_shape(world, service, k
 
     seg_user_patch(service, kinds, [add_user("bob")])
     [item] = seg_user_patch(service, kinds, [add_user("alice")])["items"]
-    assert item == {i["userKey"]: i for i in service.segment_schedules(
-        P, E, "seg", users_only=True)["items"]}["alice"]
+    assert item == {i["userKey"]: i for i in plain(service.segment_schedules(
+        P, E, "seg", users_only=True))["items"]}["alice"]
     flag_user_patch(service, kinds, [flag_add("bob")])
     [item] = flag_user_patch(service, kinds, [flag_add("alice")])["items"]
     assert item["userKey"] == "alice" and "contextKey" not in item
@@ -175,8 +176,8 @@ def test_patch_items_on_the_user_endpoints_have_the_user_shape(world, service, k
         {"kind": "updateExpireUserTargetDate", "flagKey": "flag", "variationId": var0,
          "value": T0 + 2 * HOUR}])
     [item] = result["items"]  # the schedule on "other" is not touched: not listed
-    assert item == {i["_resourceId"]["key"]: i for i in service.user_schedules(
-        P, E, "alice")["items"]}["flag"]
+    assert item == {i["_resourceId"]["key"]: i for i in plain(service.user_schedules(
+        P, E, "alice"))["items"]}["flag"]
 
 
 def test_instruction_count_over_the_limit_is_a_400(world, service, kinds) -> None:
@@ -185,7 +186,7 @@ def test_instruction_count_over_the_limit_is_a_400(world, service, kinds) -> Non
     with pytest.raises(DomainError) as caught:
         seg_ctx_patch(service, kinds, [add_ctx("alice")] * (limit + 1))
     assert caught.value.status == 400 and str(limit) in caught.value.message
-    assert service.segment_schedules(P, E, "seg", users_only=False)["items"] == []
+    assert plain(service.segment_schedules(P, E, "seg", users_only=False))["items"] == []
 
 
 # users are contexts ------------------------------------------------------------
@@ -194,7 +195,7 @@ def test_instruction_count_over_the_limit_is_a_400(world, service, kinds) -> Non
 def test_user_and_context_endpoints_share_schedules_on_segments(world, service, kinds) -> None:
     world.segment(contexts={"user": ["alice"]})  # a user in includedContexts counts
     seg_user_patch(service, kinds, [add_user("alice")])
-    [item] = service.segment_schedules(P, E, "seg", users_only=False)["items"]
+    [item] = plain(service.segment_schedules(P, E, "seg", users_only=False))["items"]
     assert (item["contextKind"], item["contextKey"]) == ("user", "alice")
     result = seg_ctx_patch(service, kinds, [add_ctx("alice")])
     check_counts(result, 1, [0])  # already scheduled through the user endpoint
@@ -203,7 +204,7 @@ def test_user_and_context_endpoints_share_schedules_on_segments(world, service, 
 def test_user_endpoints_list_only_user_contexts(world, service, kinds) -> None:
     world.segment(included=["alice"], contexts={"org": ["acme"]})
     seg_ctx_patch(service, kinds, [add_ctx("alice"), add_ctx("acme", kind="org")])
-    users = service.segment_schedules(P, E, "seg", users_only=True)["items"]
+    users = plain(service.segment_schedules(P, E, "seg", users_only=True))["items"]
     assert [i["userKey"] for i in users] == ["alice"]
 
 
@@ -216,7 +217,7 @@ def test_flag_user_targets_and_context_targets_share_schedules(world, service, k
         "kind": "updateExpiringTarget", "contextKind": "user", "contextKey": "alice",
         "variationId": var0, "value": T0 + 2 * HOUR, "version": 1}])
     check_counts(result, 1, [])
-    [item] = service.user_schedules(P, E, "alice")["items"]
+    [item] = plain(service.user_schedules(P, E, "alice"))["items"]
     assert item["expirationDate"] == T0 + 2 * HOUR and item["_version"] == 2
     assert item["_resourceId"]["key"] == "flag"
 
@@ -257,7 +258,7 @@ def test_a_flag_schedules_a_context_on_at_most_one_variation(world, service, kin
     service.patch_flag(P, "flag", [
         {"op": "replace", "path": "/environments/test/targets",
          "value": [{"variation": 1, "values": ["alice"]}]}], kinds("patch_feature_flag"))
-    assert service.flag_schedules(P, E, "flag", users_only=True)["items"] == []
+    assert plain(service.flag_schedules(P, E, "flag", users_only=True))["items"] == []
     result = flag_user_patch(service, kinds, [
         {"kind": "addExpireUserTargetDate", "userKey": "alice", "variationId": var1,
          "value": T0 + HOUR},
@@ -282,15 +283,15 @@ def test_user_endpoint_reports_unknown_flags_per_instruction_and_404s_unknown_us
     check_counts(result, 2, [0])
     assert "unknown flag" in result["errors"][0]["message"]
     with pytest.raises(DomainError) as caught:
-        service.user_schedules(P, E, "stranger")
+        plain(service.user_schedules(P, E, "stranger"))
     assert caught.value.status == 404 and "user" in caught.value.message
 
 
 @pytest.mark.parametrize("call", ["segment", "flag", "project", "environment"])
 def test_unknown_resources_are_404s_that_say_which(service, call) -> None:
     calls = {
-        "segment": lambda: service.segment_schedules(P, E, "nope", users_only=False),
-        "flag": lambda: service.flag_schedules(P, E, "nope", users_only=False),
+        "segment": lambda: plain(service.segment_schedules(P, E, "nope", users_only=False)),
+        "flag": lambda: plain(service.flag_schedules(P, E, "nope", users_only=False)),
         "project": lambda: service.get_segment("nope", E, "seg"),
         "environment": lambda: service.get_flag(P, "flag", "nope"),
     }
@@ -310,7 +311,7 @@ def test_due_schedules_remove_the_target_lazily_and_bump_the_version(
     clock.set(T0 + HOUR)  # alice's date has come (<= now), bob's not
     segment = service.get_segment(P, E, "seg")
     assert segment["included"] == ["bob"] and segment["version"] == before["version"] + 1
-    assert [i["contextKey"] for i in service.segment_schedules(P, E, "seg", users_only=False)["items"]] == ["bob"]
+    assert [i["contextKey"] for i in plain(service.segment_schedules(P, E, "seg", users_only=False))["items"]] == ["bob"]
 
 
 def test_expiry_applies_to_flags_before_a_write(world, service, kinds, clock) -> None:

@@ -18,11 +18,12 @@ from domain_helpers import (
 )
 
 from mock_server.expiring import new_schedule_id
+from mock_server.service import plain
 from mock_server.store import Resource, Schedule
 
 
 def _items(service: Any, key: str = "seg") -> dict[tuple[str, str], dict[str, Any]]:
-    listed = service.segment_schedules(P, E, key, users_only=False)["items"]
+    listed = plain(service.segment_schedules(P, E, key, users_only=False))["items"]
     return {(i["contextKey"], i["targetType"]): i for i in listed}
 
 

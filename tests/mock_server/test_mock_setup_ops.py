@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mock_server.errors import DomainError
+from mock_server.service import plain
 
 P, E = "default", "test"
 T0 = 1_700_000_000_000
@@ -141,7 +142,7 @@ def test_removing_a_target_drops_its_schedule(world, service, kinds) -> None:
         kinds("patch_expiring_targets_for_segment"), users_only=False)
     service.patch_segment(P, E, "seg", {"instructions": [
         {"kind": "removeIncludedUsers", "values": ["alice"]}]}, kinds("patch_segment"))
-    assert service.segment_schedules(P, E, "seg", users_only=False)["items"] == []
+    assert plain(service.segment_schedules(P, E, "seg", users_only=False))["items"] == []
 
 
 def test_delete_removes_the_resource_and_its_schedules(world, service, kinds) -> None:
@@ -154,4 +155,4 @@ def test_delete_removes_the_resource_and_its_schedules(world, service, kinds) ->
     with pytest.raises(DomainError):
         service.get_flag(P, "flag")
     world.flag(targets={1: ["alice"]})  # same key again: no schedule carried over
-    assert service.user_schedules(P, E, "alice")["items"] == []
+    assert plain(service.user_schedules(P, E, "alice"))["items"] == []

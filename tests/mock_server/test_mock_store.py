@@ -9,7 +9,7 @@ import pytest
 
 from mock_server.clock import SettableClock
 from mock_server.errors import DomainError
-from mock_server.service import MockService
+from mock_server.service import MockService, plain
 from mock_server.sqlite_store import SqliteStore
 from mock_server.store import SegmentRecord
 
@@ -39,12 +39,12 @@ def test_a_restart_keeps_segments_flags_and_schedules(tmp_path, config, kinds) -
     first.post_segment(P, E, {"key": "s", "name": "S"})
     first.patch_segment(P, E, "s", {"instructions": [{"kind": "addIncludedUsers", "values": ["a"]}]},
                         kinds("patch_segment"))
-    items = first.patch_segment_schedules(P, E, "s", {"instructions": [
+    items = plain(first.patch_segment_schedules(P, E, "s", {"instructions": [
         {"kind": "addExpireUserTargetDate", "userKey": "a", "targetType": "included",
-         "value": T0 + HOUR}]}, kinds("patch_expiring_user_targets_for_segment"), users_only=True)["items"]
+         "value": T0 + HOUR}]}, kinds("patch_expiring_user_targets_for_segment"), users_only=True))["items"]
     first.store.close()
     second = MockService(config, SqliteStore(path), clock)
-    assert second.segment_schedules(P, E, "s", users_only=True)["items"] == items
+    assert plain(second.segment_schedules(P, E, "s", users_only=True))["items"] == items
     assert second.get_segment(P, E, "s")["included"] == ["a"]
     second.store.close()
 
@@ -100,7 +100,7 @@ def test_concurrent_writers_lose_no_update(tmp_path, config, kinds) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    items = {i["contextKey"]: i for i in service.segment_schedules(P, E, "s", users_only=False)["items"]}
+    items = {i["contextKey"]: i for i in plain(service.segment_schedules(P, E, "s", users_only=False))["items"]}
     assert len(items) == 41
     assert items["shared"]["_version"] == 1 + 40
     service.store.close()

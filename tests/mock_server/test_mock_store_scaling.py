@@ -19,7 +19,7 @@ from typing import Any
 from mock_server.clock import SettableClock
 from mock_server.config import Config
 from mock_server.expiring import new_schedule_id
-from mock_server.service import MockService
+from mock_server.service import MockService, plain
 from mock_server.sqlite_store import SqliteStore
 from mock_server.store import Resource, Schedule, SegmentRecord, TargetRow
 
@@ -87,8 +87,8 @@ def _thousand_adds(service: MockService, kinds: Any, key: str, first: int) -> di
     body = {"instructions": [
         {"kind": "addExpiringTarget", "contextKind": "user", "contextKey": f"u{i}",
          "targetType": "included", "value": T0 + DAY} for i in range(first, first + 1000)]}
-    return service.patch_segment_schedules(
-        PROJECT, ENV, key, body, kinds("patch_expiring_targets_for_segment"), users_only=False)
+    return plain(service.patch_segment_schedules(
+        PROJECT, ENV, key, body, kinds("patch_expiring_targets_for_segment"), users_only=False))
 
 
 def _patch_statements(tmp_path: Path, config: Config, kinds: Any, elsewhere: int,
@@ -128,7 +128,7 @@ def test_listing_reads_one_resource_through_an_index(tmp_path: Path, config: Con
     _bulk_segment(store, "other", 5_000, 5_000)
     try:
         with _statements(store) as seen:
-            items = service.segment_schedules(PROJECT, ENV, "big", users_only=False)["items"]
+            items = plain(service.segment_schedules(PROJECT, ENV, "big", users_only=False))["items"]
         assert len(items) == 10_000
         assert {item["_resourceId"]["key"] for item in items} == {"big"}
         assert _full_scans(store, seen) == []
@@ -145,7 +145,7 @@ def test_the_checkers_see_scans(tmp_path: Path) -> None:
             store._conn().execute("SELECT id FROM schedules WHERE version = 3").fetchall()
         assert len(_full_scans(store, seen)) == 1
         with _statements(store) as seen, store.read() as tx:
-            tx.schedule_rows(Resource("segment", PROJECT, ENV, "x"))
+            tx.schedule_listing(Resource("segment", PROJECT, ENV, "x"))
         assert _full_scans(store, seen) == [] and len(_resource_wide(store, seen)) == 1
     finally:
         store.close()
