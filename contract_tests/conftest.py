@@ -9,7 +9,7 @@ from pathlib import Path
 
 import hypothesis.core
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from generated.client import Client
 
@@ -63,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                HealthCheck.filter_too_much, HealthCheck.data_too_large],
         print_blob=False,
+        phases=tuple(Phase) if suite_settings.shrink else
+        tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain)),
     )
     settings.load_profile("contract")
 
@@ -88,11 +90,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     target = (f"contract target: {suite_settings.target_name} (project "
               f"{suite_settings.project_key}, environment {suite_settings.environment_key})")
     reproduce = (f"contract seed: {seed} (reproduce with --hypothesis-seed={seed}); "
-                 f"{suite_settings.examples} examples per test")
+                 f"{suite_settings.examples} examples per test"
+                 + ("" if suite_settings.shrink else "; failing examples not shrunk"))
     return [target, reproduce]
 
 
+# Modules in the order they run: the 200-with-errors semantics first after the schema, so
+# that a run stopped at its first failure (-x) meets the rules that matter most soonest.
+MODULE_ORDER = ("test_tier1_schema", "test_tier2_semantics", "test_tier2_stateful",
+                "test_tier2_access", "test_tier3_policy")
+
+
+def _module_rank(item: pytest.Item) -> int:
+    name = item.module.__name__.rpartition(".")[2] if isinstance(item, pytest.Function) else ""
+    return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_module_rank)  # stable: within a module, the order of definition
     if config.stash[SETTINGS].kit_mock:
         return
     skip = pytest.mark.skip(reason="tier 3 runs only against the kit's mock")

@@ -38,6 +38,7 @@ class SuiteSettings:
     reports_dir: Path
     app_factory: str | None = None  # in-process: "module:callable" building the ASGI app
     probe: bool = True  # check the target looks like the API before any test
+    shrink: bool = True  # let Hypothesis shrink a failing example (more requests)
 
     @property
     def in_process(self) -> bool:
@@ -72,6 +73,12 @@ def add_options(parser: Any) -> None:
         default=None,
         help="in-process: module:callable returning the ASGI app to test (default: the kit's "
         "mock with its admin clock)",
+    )
+    group.addoption(
+        "--no-shrink",
+        action="store_true",
+        help="report a failing example as found instead of shrinking it: a failing run ends "
+        "sooner and sends fewer requests (against staging), at the price of a longer example",
     )
     group.addoption("--reports-dir", default="reports", help="where reports are written")
 
@@ -112,4 +119,5 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         reports_dir=Path(options.reports_dir),
         app_factory=options.app,
         probe=not options.no_probe,
+        shrink=not options.no_shrink,
     )

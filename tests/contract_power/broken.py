@@ -226,7 +226,9 @@ BREAKS: dict[str, tuple[str, ...]] = {
     "versions_never_move": ("[update-increments-version]", "[version-mismatch-fails]",
                             "[successful-take-effect]"),
     "users_diverge_from_contexts": ("[users-are-contexts]",),
-    "stale_reads": ("[successful-take-effect]",),
+    # a lagging listing: a PATCH seems not to take effect, or the user listing lags the
+    # context listing of the same schedules (whichever example meets it first)
+    "stale_reads": ("[successful-take-effect]", "[users-are-contexts]"),
     "ignored_versions": ("[version-mismatch-fails]",),
     "no_precondition": ("[individual-target-required]", "[one-variation-per-flag]"),
     "ignored_auth": ("API accepts requests without authentication", "[access-control]"),

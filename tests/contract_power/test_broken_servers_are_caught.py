@@ -1,8 +1,8 @@
 """Proof of power: the contract suite catches every deliberately broken server.
 
 Each broken server (tests/contract_power/broken.py) breaks one rule; the whole suite runs
-against it in its own process, with few examples and stopping at the first failure, and must
-fail naming that rule. The correct mock passing with zero failures is the suite's own default run.
+against it in its own process, with few examples, stopping at the first failure without
+shrinking it (--no-shrink), and must fail naming that rule. The correct mock passing with zero failures is the suite's own default run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _run_suite(name: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "contract_tests", "-x", "-q", "-p", "no:cacheprovider",
          "--app", f"tests.contract_power.broken:{name}", "--examples", EXAMPLES,
-         "--hypothesis-seed", "0", "--reports-dir", os.devnull + "-reports"],
+         "--hypothesis-seed", "0", "--no-shrink", "--reports-dir", os.devnull + "-reports"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
 
