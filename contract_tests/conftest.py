@@ -9,7 +9,7 @@ from pathlib import Path
 
 import hypothesis.core
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import settings
 
 from generated.client import Client
 
@@ -17,7 +17,13 @@ from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .provisioning import Provisioned, Provisioning, probe
 from .recorder import Recorder
 from .report import ConformanceReport
-from .settings import ConfigurationError, SuiteSettings, add_options, settings_from
+from .settings import (
+    ConfigurationError,
+    SuiteSettings,
+    add_options,
+    hypothesis_settings,
+    settings_from,
+)
 from .targets import Target, open_target
 
 SETTINGS = pytest.StashKey[SuiteSettings]()
@@ -55,17 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
                           root=Path(__file__).resolve().parent),
         "contract-report",
     )
-    settings.register_profile(
-        "contract",
-        max_examples=suite_settings.examples,
-        deadline=None,
-        database=None,  # the suite writes no example files (they could hold tokens)
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
-        print_blob=False,
-        phases=tuple(Phase) if suite_settings.shrink else
-        tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain)),
-    )
+    settings.register_profile("contract", hypothesis_settings(suite_settings))
     settings.load_profile("contract")
 
 

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["ConfigurationError", "SuiteSettings", "add_options", "settings_from"]
+from hypothesis import HealthCheck, Phase, settings
+
+__all__ = [
+    "ConfigurationError", "SuiteSettings", "add_options", "hypothesis_settings", "settings_from",
+]
 
 # The mock's shipped default configuration (mock_server/default-config.yaml).
 MOCK_WRITER_TOKEN = "api-writer-00000000-0000-0000-0000-000000000000"
@@ -120,4 +124,20 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         app_factory=options.app,
         probe=not options.no_probe,
         shrink=not options.no_shrink,
+    )
+
+
+def hypothesis_settings(suite: SuiteSettings) -> settings:
+    """The suite's Hypothesis profile: its example count, no deadline (a live server's latency
+    is not the property under test), no example database (the files could hold tokens), and
+    without shrinking under ``--no-shrink``."""
+    return settings(
+        max_examples=suite.examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        print_blob=False,
+        phases=tuple(Phase) if suite.shrink else
+        tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain)),
     )
