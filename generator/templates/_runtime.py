@@ -181,8 +181,44 @@ def _check_surrogates(value: Any) -> None:
         raise _BodyError(f"a string holds an unpaired surrogate \\u{ord(found.group()):04x}")
 
 
-def parse_json_body(raw: bytes) -> Any:
-    """Strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys, bounded nesting."""
+_NOT_PLAIN = object()
+_EXACT_INTEGERS = 2.0**63  # orjson reads an integer literal beyond 64 bits as a float
+
+
+def _members_unless_huge(value: Any) -> int:
+    """How many object members ``value`` holds, or -1 if it holds a float as large as an
+    integer orjson may have read inexactly (``json`` reads it as an exact int)."""
+    members = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            members += len(node)
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        elif kind is float and not -_EXACT_INTEGERS < node < _EXACT_INTEGERS:
+            return -1
+    return members
+
+
+def _plain_json(raw: bytes) -> Any:
+    """The body by orjson (~5x faster than ``json`` with the checks below), or ``_NOT_PLAIN``
+    when it might read it differently from :func:`_strict_json` or reject it: orjson refuses
+    invalid UTF-8, NaN, infinities and unpaired surrogates too, but keeps the last of duplicate
+    keys. In valid JSON every ':' outside a string separates one member, so as many ':' in the
+    whole text as members read means no key was dropped (and no ':' sits in a string)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_PLAIN  # the strict parser says why
+    if _members_unless_huge(value) != raw.count(b":"):
+        return _NOT_PLAIN
+    return value
+
+
+def _strict_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -194,8 +230,6 @@ def parse_json_body(raw: bytes) -> Any:
             parse_constant=_reject_constant,
             parse_float=_finite_float,
         )
-        if isinstance(value, (dict, list)) and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
-            _check_depth(value, MAX_DEPTH)  # else it cannot nest deeper than the brackets it has
         if _SURROGATE_ESCAPE.search(raw):  # only an escape can make an unpaired surrogate
             _check_surrogates(value)
     except _BodyError as exc:
@@ -209,6 +243,20 @@ def parse_json_body(raw: bytes) -> Any:
         raise _invalid(message) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise _invalid(f"request body is not valid JSON: {exc}") from None
+    return value
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys, bounded nesting."""
+    value = _plain_json(raw)
+    if value is _NOT_PLAIN:
+        value = _strict_json(raw)
+    # a value cannot nest deeper than the brackets it has
+    if isinstance(value, (dict, list)) and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        try:
+            _check_depth(value, MAX_DEPTH)
+        except _BodyError as exc:
+            raise _invalid(f"request body: {exc}") from None
     return value
 
 
