@@ -189,17 +189,20 @@ def _members_unless_huge(value: Any) -> int:
     """How many object members ``value`` holds, or -1 if it holds a float as large as an
     integer orjson may have read inexactly (``json`` reads it as an exact int)."""
     members = 0
-    stack = [value]
+    stack: list[Any] = [[value]]  # containers only; the value itself is the first one's child
     while stack:
         node = stack.pop()
-        kind = type(node)
-        if kind is dict:
+        if type(node) is dict:
             members += len(node)
-            stack.extend(node.values())
-        elif kind is list:
-            stack.extend(node)
-        elif kind is float and not -_EXACT_INTEGERS < node < _EXACT_INTEGERS:
-            return -1
+            children = node.values()
+        else:
+            children = node
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append(child)
+            elif kind is float and not -_EXACT_INTEGERS < child < _EXACT_INTEGERS:
+                return -1
     return members
 
 
