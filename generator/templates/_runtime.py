@@ -13,7 +13,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Iterable, Sized
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -101,6 +101,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
     return essence.strip().lower(), parameters
 
 
+@lru_cache(maxsize=1024)  # a client sends the same few Content-Types again and again
 def media_type_matches(content_type: str, declared: str) -> bool:
     """Same type/subtype and the same parameters, ignoring ``charset`` and ``boundary``."""
     actual_essence, actual = parse_media_type(content_type)
@@ -124,6 +125,7 @@ def match_media_type(content_type: str | None, declared: Iterable[str]) -> str:
     raise _invalid(f"unsupported Content-Type {content_type!r}; expected {expected}")
 
 
+@lru_cache(maxsize=256)
 def is_json_media_type(media_type: str) -> bool:
     """``application/json`` (with any parameters) or a ``+json`` type."""
     essence, _ = parse_media_type(media_type)
