@@ -99,23 +99,21 @@ class MockProcess:
 
     def kill(self) -> None:
         """SIGKILL the server's process group (only the group this object started)."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
+        self._signal_and_wait(signal.SIGKILL)
         self.proc = None
 
     def stop(self) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it does not go."""
+        self._signal_and_wait(signal.SIGTERM)
+        self.kill()
+
+    def _signal_and_wait(self, signum: int) -> None:
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signum)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        self.kill()
 
     def tail(self, lines: int = 8) -> str:
         """The end of its log, one line."""

@@ -100,8 +100,6 @@ def _schedule_values(s: Schedule) -> tuple[Any, ...]:
             s.target_type, s.variation_id, s.version, s.expiration_date, schedule_item_json(s))
 
 
-def _listing(concatenated: bytes | None) -> bytes:
-    return b"[]" if concatenated is None else b"[" + concatenated + b"]"
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -392,34 +390,39 @@ class SqliteTx:
         return [_schedule(r) for r in rows]
 
     def schedule_listing(self, res: Resource, context_kind: str | None = None) -> bytes:
-        # SQLite joins the stored items in C: fetching 10,000 rows of columns into Python
-        # and encoding them again cost ~3x as much. The ordered subquery is not flattened
-        # into an aggregate, so group_concat sees its rows in index order.
         kind_clause, kind_args = (
             ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
         )
-        (joined,) = self._c.execute(
-            "SELECT CAST(group_concat(item, ',') AS BLOB) FROM (SELECT item FROM schedules"
+        return self._joined_items(
+            "SELECT item FROM schedules"
             " WHERE project = ? AND env = ? AND resource_kind = ? AND resource_key = ?"
-            + kind_clause + " ORDER BY context_kind, context_key, target_type, variation_id)",
+            + kind_clause + " ORDER BY context_kind, context_key, target_type, variation_id",
             (res.project, res.env, res.kind, res.key, *kind_args),
-        ).fetchone()
-        return _listing(joined)
+        )
 
     def context_flag_listing(
         self, project: str, env: str, context_kind: str, context_key: str
     ) -> bytes:
         # One probe of schedules_by_target per flag of the project: no index on the
         # context, so a PATCH's inserts stay local to the resource's part of the index.
-        (joined,) = self._c.execute(
-            "SELECT CAST(group_concat(item, ',') AS BLOB) FROM (SELECT s.item FROM flags f"
+        return self._joined_items(
+            "SELECT s.item FROM flags f"
             " JOIN schedules s ON s.project = f.project AND s.env = ?"
             " AND s.resource_kind = 'flag' AND s.resource_key = f.key"
             " AND s.context_kind = ? AND s.context_key = ?"
-            " WHERE f.project = ? ORDER BY f.key, s.target_type)",
+            " WHERE f.project = ? ORDER BY f.key, s.target_type",
             (env, context_kind, context_key, project),
+        )
+
+    def _joined_items(self, ordered_items: str, args: Sequence[Any]) -> bytes:
+        """The items an ordered query selects, as one JSON array. SQLite joins them in C
+        (fetching 10,000 rows of columns into Python and encoding them again cost ~3x as
+        much); an ordered subquery is not flattened into an aggregate, so group_concat sees
+        its rows in order."""
+        (joined,) = self._c.execute(
+            f"SELECT CAST(group_concat(item, ',') AS BLOB) FROM ({ordered_items})", args
         ).fetchone()
-        return _listing(joined)
+        return b"[]" if joined is None else b"[" + joined + b"]"
 
     def due_schedules(self, now_ms: int) -> list[Schedule]:
         cache = self._cache
