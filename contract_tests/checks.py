@@ -24,6 +24,8 @@ __all__ = [
     "check_error_body",
     "check_error_indices",
     "check_expected_outcomes",
+    "check_patch_items_agree",
+    "check_schedules_targeted",
     "check_state",
     "check_status",
     "check_targets_kept",
@@ -208,3 +210,27 @@ def check_users_match_contexts(users: Schedules, contexts: Schedules, where: str
             f"{where}: the user endpoint shows {dict(users)}, the context endpoint shows "
             f"{user_contexts} for kind user",
         )
+
+
+def check_patch_items_agree(items: Iterable[tuple[ScheduleKey, Any, Any]], after: Schedules,
+                            where: str) -> None:
+    """A PATCH answer's items say the same as the GET right after it about every schedule both
+    show. What `items` holds is open (tier 3: all schedules, the touched ones, none; a removed
+    one as the result of its instruction), so a listed schedule the GET does not show is no
+    violation; a date or `_version` that differs is."""
+    for key, date, version in items:
+        if key in after and after[key] != (date, version):
+            raise ContractViolation(
+                "views-agree", f"{where}: the PATCH answer lists {key} with expirationDate "
+                f"{date!r}, _version {version!r}; the GET right after shows {after[key]}")
+
+
+def check_schedules_targeted(schedules: Iterable[ScheduleKey], targeted: set[ScheduleKey],
+                             where: str) -> None:
+    """Every listed schedule belongs to a context that is targeted individually there (in that
+    segment list, with that flag variation): nothing else can be scheduled."""
+    for key in schedules:
+        if key not in targeted:
+            raise ContractViolation(
+                "views-agree", f"{where} lists a schedule for {key}, which the segment or flag "
+                "does not target individually there")

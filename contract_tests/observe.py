@@ -11,7 +11,10 @@ from .checks import ContractViolation, Schedules, check_status
 from .families import Family, ScheduleKey, schedule_key
 from .provisioning import Provisioned
 
-__all__ = ["call", "read_schedules", "read_targeted", "read_user_schedules", "segment_version"]
+__all__ = [
+    "call", "patch_items", "read_schedules", "read_targeted", "read_user_schedules",
+    "segment_version",
+]
 
 
 def call(client: Client, operation: Operation, **params: Any) -> Any:
@@ -59,6 +62,18 @@ def read_user_schedules(client: Client, family: Family, p: Provisioned,
         items = [i for i in items if (i.get("_resourceId") or {}).get("key") == p.flag_key]
         items = [{**i, "userKey": params["user_key"]} for i in items]
     return _schedules(items, operation.operation_id)
+
+
+def patch_items(body: Any, family: Family, p: Provisioned) -> list[tuple[ScheduleKey, Any, Any]]:
+    """The schedules a PATCH answer lists, as (key, expirationDate, _version): for the user
+    endpoint only those on the provisioned flag. Duplicates are kept (what `items` holds is
+    open; each listed item must agree with the GET)."""
+    items = [i for i in (body.get("items") or []) if isinstance(i, dict)]
+    if family.resource == "user":
+        user = family.user_key(p)
+        items = [{**i, "userKey": user} for i in items
+                 if (i.get("_resourceId") or {}).get("key") == p.flag_key]
+    return [(schedule_key(i), i.get("expirationDate"), i.get("_version")) for i in items]
 
 
 def read_targeted(client: Client, family: Family, p: Provisioned) -> set[ScheduleKey]:

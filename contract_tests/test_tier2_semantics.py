@@ -14,6 +14,8 @@ from .checks import (
     check_counts,
     check_error_indices,
     check_expected_outcomes,
+    check_patch_items_agree,
+    check_schedules_targeted,
     check_state,
     check_targets_kept,
     check_users_match_contexts,
@@ -21,10 +23,18 @@ from .checks import (
 )
 from .conftest import Suite
 from .families import FAMILIES
-from .observe import read_schedules, read_targeted, read_user_schedules, segment_version
+from .observe import (
+    patch_items,
+    read_schedules,
+    read_targeted,
+    read_user_schedules,
+    segment_version,
+)
 from .plans import future_dates, plans
 
 pytestmark = pytest.mark.tier2
+
+USER_ENDPOINT = next(f for f in FAMILIES.values() if f.resource == "user")
 
 
 @pytest.mark.parametrize("operation_id", sorted(FAMILIES))
@@ -55,10 +65,20 @@ def test_instructions_succeed_or_fail_as_documented(suite: Suite, operation_id: 
         check_expected_outcomes(plan.expectations, failed, plan.failure_rules)
         after = read_schedules(api, family, p)
         check_state(before, after, plan.expectations)
+        check_patch_items_agree(patch_items(body, family, p), after, operation_id)
+        targeted = read_targeted(api, family, p)
+        check_schedules_targeted(after, targeted, family.state_get.operation_id)
         removed = [e.key for e in plan.expectations
                    if e.must_succeed and e.key is not None and e.schedule is None]
         if removed:
-            check_targets_kept(removed, read_targeted(api, family, p))
+            check_targets_kept(removed, targeted)
+        if family.resource == "flag":  # the per-user view of the same flag schedules
+            user = USER_ENDPOINT.user_key(p)
+            check_users_match_contexts(
+                read_user_schedules(api, USER_ENDPOINT, p),
+                {k: v for k, v in after.items() if k[1] == user},
+                USER_ENDPOINT.get.operation_id,
+            )
         if family.users_only:
             check_users_match_contexts(
                 read_user_schedules(api, family, p),

@@ -90,6 +90,7 @@ RULES: Mapping[str, Rule] = MappingProxyType({
     "update-increments-version": Rule("update-increments-version", 2, "A successful update sets the new date and increments the schedule's _version by one."),
     "users-are-contexts": Rule("users-are-contexts", 2, "User targets are context targets of kind `user`: the user endpoints and the context endpoints read and write the same schedules."),
     "version-mismatch-fails": Rule("version-mismatch-fails", 2, "An update whose version does not match (the segment's version for segment user targets, the schedule's _version elsewhere) fails that instruction."),
+    "views-agree": Rule("views-agree", 2, "Every answer that shows a schedule shows the same one: a PATCH answer's items and the GETs right after it, the user and the context endpoints, the per-user and the per-flag endpoints; and every listed schedule belongs to a context the segment or flag targets individually there."),
     "well-formed-or-400": Rule("well-formed-or-400", 2, "A body that does not validate against the operation's request schema (not JSON, no instructions array, wrong types, enum values outside the enum, integers outside int64) is refused with 400."),
 })
 
@@ -115,7 +116,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
-        rules=("users-are-contexts", "access-control", "rate-limit"),
+        rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringUserTargets": Operation(
         operation_id="patchExpiringUserTargets",
@@ -148,7 +149,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
                 "removeExpireUserTargetDate", ("userKey", "variationId"), (), None
             ),
         }),
-        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "access-control", "rate-limit"),
+        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "getExpiringContextTargets": Operation(
         operation_id="getExpiringContextTargets",
@@ -171,7 +172,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
-        rules=("users-are-contexts", "access-control", "rate-limit"),
+        rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringTargets": Operation(
         operation_id="patchExpiringTargets",
@@ -204,7 +205,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
                 "removeExpiringTarget", ("contextKey", "contextKind", "variationId"), (), None
             ),
         }),
-        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "access-control", "rate-limit"),
+        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "postFeatureFlag": Operation(
         operation_id="postFeatureFlag",
@@ -327,7 +328,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
-        rules=("users-are-contexts", "access-control", "rate-limit"),
+        rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patch-expiring-user-targets-for-segment": Operation(
         operation_id="patch-expiring-user-targets-for-segment",
@@ -360,7 +361,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
                 "removeExpireUserTargetDate", ("targetType", "userKey"), (), None
             ),
         }),
-        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "access-control", "rate-limit"),
+        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "getExpiringTargetsForSegment": Operation(
         operation_id="getExpiringTargetsForSegment",
@@ -383,7 +384,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
-        rules=("users-are-contexts", "access-control", "rate-limit"),
+        rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringTargetsForSegment": Operation(
         operation_id="patchExpiringTargetsForSegment",
@@ -416,7 +417,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
                 "removeExpiringTarget", ("targetType", "contextKey", "contextKind"), (), None
             ),
         }),
-        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "access-control", "rate-limit"),
+        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "postSegment": Operation(
         operation_id="postSegment",
@@ -555,7 +556,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
-        rules=("users-are-contexts", "access-control", "rate-limit"),
+        rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringFlagsForUser": Operation(
         operation_id="patchExpiringFlagsForUser",
@@ -588,7 +589,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
                 "removeExpireUserTargetDate", ("flagKey", "variationId"), (), None
             ),
         }),
-        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "access-control", "rate-limit"),
+        rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
 })
 
