@@ -31,6 +31,7 @@ __all__ = [
     "check_targets_kept",
     "check_users_match_contexts",
     "check_visible",
+    "whole_number",
 ]
 
 Schedules = Mapping[ScheduleKey, tuple[int, int]]  # key -> (expirationDate, _version)
@@ -101,37 +102,61 @@ def check_200_with_errors(response: Any, sent: int) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
-def _int(body: Mapping[str, Any], name: str) -> int:
-    value = body.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ContractViolation("instruction-counts", f"{name} is {value!r}, not an integer")
+def whole_number(value: Any) -> int | None:
+    """`value` as an int when JSON Schema calls it an integer (`1` and `1.0` alike: the
+    specs are OpenAPI 3.1, JSON Schema 2020-12, where an integer is any number with a zero
+    fractional part), else None. A boolean is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _count(body: Mapping[str, Any], name: str) -> int | None:
+    """A count of the PATCH answer; None when the server left it out (the schema makes it
+    optional), a violation when it is there and not an integer."""
+    if name not in body:
+        return None
+    value = whole_number(body[name])
+    if value is None:
+        raise ContractViolation("instruction-counts", f"{name} is {body[name]!r}, not an integer")
     return value
 
 
 def check_counts(body: Mapping[str, Any], sent: int) -> None:
-    total, ok, failed = (_int(body, n) for n in
+    """The counts a PATCH answer gives are right. Each is optional in the schema: one left out
+    states nothing; one given must agree with what was sent and with `errors`."""
+    total, ok, failed = (_count(body, n) for n in
                          ("totalInstructions", "successfulInstructions", "failedInstructions"))
     errors = body.get("errors") or []
-    if total != sent:
+    if total is not None and total != sent:
         raise ContractViolation("instruction-counts",
                                 f"totalInstructions {total}, but {sent} were sent")
-    if ok + failed != total:
+    if ok is not None and failed is not None and ok + failed != sent:
         raise ContractViolation("instruction-counts",
-                                f"successful {ok} + failed {failed} != total {total}")
-    if failed != len(errors):
+                                f"successful {ok} + failed {failed} != {sent} sent")
+    if failed is not None and failed != len(errors):
         raise ContractViolation("instruction-counts",
                                 f"failedInstructions {failed}, but {len(errors)} errors listed")
+    if ok is not None and ok != sent - len(errors):
+        raise ContractViolation("instruction-counts",
+                                f"successfulInstructions {ok}, but {len(errors)} of {sent} "
+                                "instructions are listed as failed")
 
 
 def check_error_indices(body: Mapping[str, Any], sent: int) -> set[int]:
     indices = []
     for error in body.get("errors") or []:
-        index = error.get("instructionIndex") if isinstance(error, dict) else None
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < sent:
+        raw = error.get("instructionIndex") if isinstance(error, dict) else None
+        index = whole_number(raw)
+        if index is None or not 0 <= index < sent:
             raise ContractViolation("error-indices",
-                                    f"instructionIndex {index!r} is not in 0..{sent - 1}")
-        if not isinstance(error.get("message"), str) or not error["message"]:
-            raise ContractViolation("error-indices", f"error {index} has no message")
+                                    f"instructionIndex {raw!r} is not in 0..{sent - 1}")
+        if not isinstance(error.get("message"), str):
+            raise ContractViolation("error-indices", f"error {index} has no message string")
         indices.append(index)
     if len(set(indices)) != len(indices):
         raise ContractViolation("error-indices", f"instructionIndex repeated: {sorted(indices)}")

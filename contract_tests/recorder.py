@@ -93,9 +93,16 @@ class Recorder:
     recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=5))
     requests: int = 0
     network: Counter[str] = field(default_factory=Counter)  # retries and give-ups (network.py)
+    # where the documents allow several answers: (open point, the answer seen) -> times
+    choices: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def network_event(self, event: str) -> None:
         self.network[event] += 1
+
+    def record_choice(self, point: str, answer: str) -> None:
+        """The server picked `answer` where the documents allow several (docs/assertions.md);
+        the report lists them, so a team sees which reading its server follows."""
+        self.choices[(point, answer)] += 1
 
     def redact(self, text: str) -> str:
         return redact_secrets(text, self.secrets)
@@ -136,9 +143,12 @@ class Recorder:
             return
         try:
             instructions = json.loads(request.content)["instructions"]
-            failed = {e["instructionIndex"] for e in response.json().get("errors", [])}
+            body = response.json()
+            failed = {e["instructionIndex"] for e in body.get("errors") or []}
         except (ValueError, KeyError, TypeError, AttributeError):
             return
+        if "instruction-counts" in OPERATIONS[operation_id].rules:
+            self._record_answer_form(body, failed)
         for index, instruction in enumerate(instructions):
             kind = instruction.get("kind") if isinstance(instruction, dict) else None
             kind = kind if isinstance(kind, str) and kind in OPERATIONS[
@@ -146,6 +156,18 @@ class Recorder:
             ].instructions else "(unknown kind)"
             outcome = "failed" if index in failed else "succeeded"
             self.outcomes[(operation_id, kind, outcome)] += 1
+
+
+    def _record_answer_form(self, body: dict[str, object], failed: set[object]) -> None:
+        """How a 200 PATCH answer spells what the schema leaves optional."""
+        if not failed:
+            self.record_choice("`errors` when no instruction failed",
+                               "[]" if "errors" in body else "left out")
+        counts = [body.get(n) for n in ("totalInstructions", "successfulInstructions",
+                                        "failedInstructions") if n in body]
+        form = ("left out" if not counts else "integer-valued decimals (1.0)" if any(
+            isinstance(c, float) for c in counts) else "integers")
+        self.record_choice("instruction counts", form)
 
 
 class RecordingTransport(httpx.BaseTransport):

@@ -106,6 +106,7 @@ class RunData:
     instructions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
     failures: list[FailureRecord] = field(default_factory=list)
     network: Mapping[str, int] = field(default_factory=dict)  # retries and give-ups by kind
+    choices: Mapping[tuple[str, str], int] = field(default_factory=dict)  # open point, answer
 
     @property
     def contract_failures(self) -> list[FailureRecord]:
@@ -365,6 +366,7 @@ class ConformanceReport:
         self.data.statuses = dict(self.recorder.statuses)
         self.data.instructions = dict(self.recorder.outcomes)
         self.data.network = dict(self.recorder.network)
+        self.data.choices = dict(self.recorder.choices)
         if self.data.matrix:  # something ran (not a configuration error, not --collect-only)
             directory = self.settings.reports_dir
             directory.mkdir(parents=True, exist_ok=True)
@@ -560,6 +562,14 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+_CHOICES_NOTE = ("Where the documents allow more than one answer, every allowed answer passes; "
+                 "these are the ones this server gave (docs/assertions.md).")
+
+
+def _choice_rows(data: RunData) -> list[tuple[str, str, int]]:
+    return [(point, answer, n) for (point, answer), n in sorted(data.choices.items())]
+
+
 def render_markdown(data: RunData) -> str:
     tiers = _tiers(data)
     out = ["# Contract conformance report", "", "| | |", "| --- | --- |"]
@@ -580,7 +590,11 @@ def render_markdown(data: RunData) -> str:
             "| operation | exercised (count) | documented, never seen |", "| --- | --- | --- |"]
     out += [f"| `{op}` | {seen} | {unseen} |" for op, seen, unseen in _status_rows(data)]
     out += ["", "`!`: not a documented status code of the operation.", "",
-            f"## Failures ({len(data.contract_failures)})", ""]
+            "## Open points: the answers this server chose", "", _CHOICES_NOTE, "",
+            "| open point | answer | times |", "| --- | --- | ---: |"]
+    out += [f"| {_md_escape(point)} | {_md_escape(answer)} | {n} |"
+            for point, answer, n in _choice_rows(data)]
+    out += ["", f"## Failures ({len(data.contract_failures)})", ""]
     if not data.contract_failures:
         out.append("None.")
     for number, record in enumerate(data.contract_failures, 1):
@@ -659,6 +673,10 @@ def render_html(data: RunData) -> str:
         _html_table(["operation", "exercised (count)", "documented, never seen"],
                     [list(row) for row in _status_rows(data)]),
         "<p>!: not a documented status code of the operation.</p>",
+        "<h2>Open points: the answers this server chose</h2>",
+        f"<p>{html.escape(_CHOICES_NOTE)}</p>",
+        _html_table(["open point", "answer", "times"],
+                    [[point, answer, str(n)] for point, answer, n in _choice_rows(data)]),
         f"<h2>Failures ({len(data.contract_failures)})</h2>",
     ]
     if not data.contract_failures:
@@ -704,6 +722,9 @@ def summary_lines(data: RunData, files: Sequence[Path]) -> list[str]:
     contract, infra = data.contract_failures, data.infrastructure_failures
     lines.append(f"contract failures: {len(contract)}; infrastructure failures: {len(infra)} "
                  f"(not contract failures); network retries: {_network_text(data.network)}")
+    if data.choices:
+        lines.append("open points (answers the documents allow): " + "; ".join(
+            f"{point}: {answer} ×{n}" for point, answer, n in _choice_rows(data)))
     for record in contract[:10]:
         lines.append(f"FAILED {record.test}: {record.rule} ({record.tier})")
     if len(contract) > 10:

@@ -43,6 +43,8 @@ class SuiteSettings:
     app_factory: str | None = None  # in-process: "module:callable" building the ASGI app
     probe: bool = True  # check the target looks like the API before any test
     shrink: bool = True  # let Hypothesis shrink a failing example (more requests)
+    mock_policy: str = "reference"  # in-process: the tier-3 policy variant the mock is built with
+    expect_policy: str | None = None  # tier 3 checks this variant (default: the mock's own)
 
     @property
     def in_process(self) -> bool:
@@ -85,6 +87,16 @@ def add_options(parser: Any) -> None:
         "sooner and sends fewer requests (against staging), at the price of a longer example",
     )
     group.addoption("--reports-dir", default="reports", help="where reports are written")
+    group.addoption(
+        "--mock-policy", default=None, metavar="VARIANT",
+        help="in-process: build the kit's mock with this tier-3 policy variant "
+        "(mock_server/policy.py: reference, alternative, alternative-2)",
+    )
+    group.addoption(
+        "--expect-policy", default=None, metavar="VARIANT",
+        help="tier 3 checks that the mock follows this policy variant (default: the policy the "
+        "mock reports at /_admin/policy)",
+    )
 
 
 def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.environ) -> (
@@ -112,6 +124,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
     examples = options.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
         100 if base_url is None else 25
     )
+    mock_policy, expect_policy = _policy_options(options, in_process=base_url is None)
     return SuiteSettings(
         base_url=base_url,
         token=token,
@@ -124,7 +137,27 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         app_factory=options.app,
         probe=not options.no_probe,
         shrink=not options.no_shrink,
+        mock_policy=mock_policy,
+        expect_policy=expect_policy,
     )
+
+
+def _policy_options(options: Any, *, in_process: bool) -> tuple[str, str | None]:
+    """--mock-policy and --expect-policy, each a variant name of the kit's mock."""
+    from mock_server.policy import VARIANTS
+
+    for option in ("mock_policy", "expect_policy"):
+        name = getattr(options, option, None)
+        if name is not None and name not in VARIANTS:
+            raise ConfigurationError(
+                f"--{option.replace('_', '-')} {name!r} is not a policy variant; use one of "
+                f"{', '.join(VARIANTS)}")
+    mock_policy = getattr(options, "mock_policy", None)
+    if mock_policy is not None and (not in_process or options.app):
+        raise ConfigurationError("--mock-policy builds the kit's mock in-process; it cannot go "
+                                 "with --app or a base URL (give the mock process a config "
+                                 "with a policy: section instead)")
+    return mock_policy or "reference", getattr(options, "expect_policy", None)
 
 
 def hypothesis_settings(suite: SuiteSettings) -> settings:

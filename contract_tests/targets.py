@@ -6,6 +6,7 @@ generated client, so there is one code path for every target.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = ["Target", "mock_app", "open_target"]
 
 IN_PROCESS_URL = "http://mock.local"
 CLOCK_PATH = "/_admin/clock"
+POLICY_PATH = "/_admin/policy"
 
 
 class Target:
@@ -79,11 +81,18 @@ class Target:
     def now_ms(self) -> int:
         return int(self._clock_request("GET", None)["now"])
 
+    def policy(self) -> dict[str, Any]:
+        """The tier-3 policy the kit's mock runs with (mock_server/policy.py)."""
+        return self._admin_request("GET", POLICY_PATH, None)
+
     def _clock_request(self, method: str, body: Any) -> dict[str, Any]:
+        return self._admin_request(method, CLOCK_PATH, body)
+
+    def _admin_request(self, method: str, path: str, body: Any) -> dict[str, Any]:
         if not self.settings.kit_mock:
-            raise RuntimeError("the clock can only be set on the kit's mock server")
+            raise RuntimeError("the admin routes exist only on the kit's mock server")
         with self.raw() as http:
-            response = http.request(method, CLOCK_PATH, json=body,
+            response = http.request(method, path, json=body,
                                     headers={"Authorization": self.settings.token})
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
@@ -96,19 +105,22 @@ class Target:
         self._inner.close()
 
 
-def mock_app() -> Any:
-    """The default in-process app: the kit's mock, admin clock on, no rate limit."""
+def mock_app(policy: str = "reference") -> Any:
+    """The default in-process app: the kit's mock, admin clock on, no rate limit, with the
+    tier-3 policy variant `policy`."""
     from mock_server import create_mock_app
     from mock_server.config import load_config
+    from mock_server.policy import VARIANTS
 
-    return create_mock_app(load_config().with_overrides(admin=True, rate_limit=None))
+    return create_mock_app(load_config().with_overrides(
+        admin=True, rate_limit=None, policy=VARIANTS[policy]))
 
 
 def open_target(settings: SuiteSettings, recorder: Recorder) -> Target:
     """Build the target; in-process it is the app `--app` names (default: `mock_app`)."""
     if not settings.in_process:
         return Target(settings, recorder)
-    factory = mock_app
+    factory: Any = functools.partial(mock_app, settings.mock_policy)
     if settings.app_factory:
         module_name, _, attribute = settings.app_factory.partition(":")
         try:

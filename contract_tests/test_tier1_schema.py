@@ -47,6 +47,7 @@ from .network import GATEWAY_STATUSES, InfrastructureError, RetryPolicy
 from .observe import read_schedules
 from .plans import DAY_MS
 from .provisioning import Provisioned
+from .raw import path_values
 from .schema import bundle
 
 pytestmark = pytest.mark.tier1
@@ -190,13 +191,7 @@ def _own_key(case: Any, suite: Suite, operation_id: str, created: list[tuple[str
 
 def _bind(case: Any, suite: Suite, p: Provisioned, operation_id: str) -> None:
     """Point the case's path parameters at resources the suite owns."""
-    values = {
-        "projectKey": p.project,
-        "environmentKey": p.environment,
-        "segmentKey": p.segment_key,
-        "featureFlagKey": p.flag_key,
-        "userKey": p.user_slots(p.flag_slots)[0].context_key,
-    }
+    values = path_values(p)
     if operation_id == "deleteSegment":
         values["segmentKey"] = suite.provisioning.throwaway_segment()
     if operation_id == "deleteFeatureFlag":

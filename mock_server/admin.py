@@ -1,8 +1,10 @@
-"""The clock admin route, ``/_admin/clock`` (only when the config enables it).
+"""The admin routes (only when the config enables them): ``/_admin/clock``, ``/_admin/policy``.
 
-``GET`` shows the clock, ``PUT {"now": <unix ms>}`` fixes it, ``DELETE``
-returns to real time. Behind :class:`~mock_server.access.AccessControl`, so a
-token is needed (a writer token for PUT and DELETE); not rate limited.
+Clock: ``GET`` shows it, ``PUT {"now": <unix ms>}`` fixes it, ``DELETE`` returns
+to real time. Policy: ``GET`` shows the tier-3 policy the mock runs with (the
+contract suite's tier 3 checks that one). Behind
+:class:`~mock_server.access.AccessControl`, so a token is needed (a writer token
+for PUT and DELETE); not rate limited.
 """
 
 from __future__ import annotations
@@ -11,21 +13,31 @@ import json
 from typing import Any
 
 from .clock import SettableClock
+from .policy import Policy
 from .responses import send_error, send_json
 
-__all__ = ["CLOCK_PATH", "ClockAdmin"]
+__all__ = ["CLOCK_PATH", "POLICY_PATH", "AdminRoutes"]
 
 CLOCK_PATH = "/_admin/clock"
+POLICY_PATH = "/_admin/policy"
 INT64_MAX = 2**63 - 1
 
 
-class ClockAdmin:
-    def __init__(self, app: Any, clock: SettableClock) -> None:
+class AdminRoutes:
+    def __init__(self, app: Any, clock: SettableClock, policy: Policy) -> None:
         self.app = app
         self.clock = clock
+        self.policy = policy
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path") != CLOCK_PATH:
+        path = scope.get("path") if scope["type"] == "http" else None
+        if path == POLICY_PATH:
+            if scope.get("method", "GET").upper() != "GET":
+                await send_error(send, 405, "method_not_allowed", "use GET")
+                return
+            await send_json(send, 200, {"name": self.policy.name, **self.policy.as_dict()})
+            return
+        if path != CLOCK_PATH:
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET").upper()

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .access import AccessControl
-from .admin import ClockAdmin
+from .admin import AdminRoutes
 from .clock import Clock, SettableClock, SystemClock
 from .config import Config, load_config
+from .media_policy import ExactMediaTypeValue
 from .ratelimit import FixedWindowLimiter
 from .service import MockService
 from .sqlite_store import SqliteStore
@@ -65,9 +66,11 @@ def create_mock_app(
     # The domain works on plain JSON: bodies skip the pydantic round trip (model, then dump).
     backend = MockBackend(service, validate_responses=validate_responses)
     app: Any = create_app(backend, body_models=False)
+    if config.policy.media_type_value == "exact":
+        app = ExactMediaTypeValue(app)
     if config.admin:
         if not isinstance(clock, SettableClock):
             raise ValueError("the clock admin route needs a SettableClock")
-        app = ClockAdmin(app, clock)
+        app = AdminRoutes(app, clock, config.policy)
     app = AccessControl(app, config, FixedWindowLimiter(config.rate_limit, clock))
     return MockServer(app, config, clock, store, service)

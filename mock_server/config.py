@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from .policy import REFERENCE, Policy, PolicyError, parse_policy
+
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "Config",
@@ -71,6 +73,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     admin: bool = False  # whether /_admin/clock exists
     busy_timeout_ms: int = 5000  # how long a write waits for the database lock
+    policy: Policy = REFERENCE  # the answers to what the documents leave open (tier 3)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with some fields replaced (tests: ``admin=True`` etc.)."""
@@ -112,6 +115,10 @@ def parse_config(raw: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: admin must be true or false")
     store_raw = raw.get("store", {}) or {}
     busy = _positive(store_raw, "busy_timeout_ms", 5000, origin)
+    try:
+        policy = parse_policy(raw.get("policy"), origin)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
     return Config(
         projects=projects,
         tokens=tokens,
@@ -119,6 +126,7 @@ def parse_config(raw: Any, origin: str = "<config>") -> Config:
         limits=limits,
         admin=admin,
         busy_timeout_ms=busy,
+        policy=policy,
     )
 
 

@@ -23,6 +23,7 @@ from orjson import Fragment
 from .errors import InstructionFailed
 from .flags import flag_resource, variation_index
 from .instructions import Kinds, KindSpec, action_of, check_instruction, version_refers_to_resource
+from .policy import Policy
 from .representations import FLAG_SLOTS, SEGMENT_LISTS, as_user_items, schedule_item_json
 from .segments import segment_resource, segment_slots
 from .store import NO_VARIATION, FlagRecord, Resource, Schedule, SegmentRecord, Tx
@@ -49,17 +50,30 @@ class PatchOutcome:
     errors: list[tuple[int, str]] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     written: Mapping[str, str] = field(default_factory=dict)  # items as stored, by _id
+    changed: set[Resource] = field(default_factory=set)  # resources whose schedules changed
 
-    def rep(self, *, user: bool) -> dict[str, Any]:
+    def rep(self, policy: Policy, *, user: bool, listing: bytes | None = None) -> dict[str, Any]:
         """The answer; ``user``: items as the user endpoints list them (``userKey``). The
-        items go out as the store wrote them (``Fragment``: orjson copies them verbatim)."""
-        return {
-            "items": [Fragment(self._item(s, user)) for s in self.schedules],
-            "totalInstructions": self.total,
-            "successfulInstructions": self.total - len(self.errors),
-            "failedInstructions": len(self.errors),
-            "errors": [{"instructionIndex": i, "message": m} for i, m in self.errors],
+        items go out as the store wrote them (``Fragment``: orjson copies them verbatim);
+        ``listing``: every schedule instead (``patch_items: all``)."""
+        number: Callable[[int], int | float] = (
+            float if policy.count_numbers == "decimal" else int)
+        if policy.patch_items == "none":
+            items: Any = []
+        elif listing is not None:
+            items = Fragment(listing)
+        else:
+            items = [Fragment(self._item(s, user)) for s in self.schedules]
+        answer = {
+            "items": items,
+            "totalInstructions": number(self.total),
+            "successfulInstructions": number(self.total - len(self.errors)),
+            "failedInstructions": number(len(self.errors)),
+            "errors": [{"instructionIndex": number(i), "message": m} for i, m in self.errors],
         }
+        if not self.errors and policy.empty_errors == "omitted":
+            del answer["errors"]
+        return answer
 
     def _item(self, schedule: Schedule, user: bool) -> bytes:
         text = self.written.get(schedule.id) or schedule_item_json(schedule)
@@ -128,23 +142,30 @@ class _Schedules:
     def delete(self, s: Schedule) -> None:
         self.current[(s.resource, s.context_kind, s.context_key, s.target_type)] = None
 
-    def flush(self) -> Mapping[str, str]:
+    def flush(self) -> tuple[Mapping[str, str], set[Resource]]:
+        """Write the changes; the items as stored, and the resources whose schedules changed."""
         deleted: list[str] = []
         updated: list[Schedule] = []
         inserted: list[Schedule] = []
+        changed: set[Resource] = set()
         for key, now in self.current.items():
             before = self.initial.get(key)
             if now is None:
                 if before is not None:
                     deleted.append(before[0])
-            elif before is None:
+                    changed.add(key[0])
+                continue
+            if before is None:
                 inserted.append(now)
             elif before[0] != now.id:
                 deleted.append(before[0])
                 inserted.append(now)
             elif before[1:] != (now.variation_id, now.version, now.expiration_date):
                 updated.append(now)
-        return self.tx.write_schedules(deleted, updated, inserted)
+            else:
+                continue
+            changed.add(key[0])
+        return self.tx.write_schedules(deleted, updated, inserted), changed
 
 
 def _named_contexts(instructions: Sequence[Any]) -> list[tuple[str, str]]:
@@ -184,7 +205,7 @@ def _run(
         else:
             if key is not None:
                 touched[key] = None
-    outcome.written = view.flush()
+    outcome.written, outcome.changed = view.flush()
     outcome.schedules = [s for s in map(view.current.get, touched) if s is not None]
     return outcome
 
@@ -193,7 +214,8 @@ def _run(
 
 
 def patch_segment_schedules(
-    tx: Tx, now: int, segment: SegmentRecord, instructions: Sequence[Any], kinds: Kinds
+    tx: Tx, now: int, segment: SegmentRecord, instructions: Sequence[Any], kinds: Kinds,
+    policy: Policy,
 ) -> PatchOutcome:
     res = segment_resource(segment)
     view = _Schedules(tx)
@@ -205,71 +227,59 @@ def patch_segment_schedules(
         target_type = instruction.get("targetType")
         if target_type not in SEGMENT_LISTS:
             raise InstructionFailed("targetType must be 'included' or 'excluded'")
-        schedule = view.find(res, context_kind, context_key, target_type)
-        if action == "remove":
-            if schedule is not None:
-                view.delete(schedule)
-            return None
-        slots = segment_slots(target_type, context_kind)
-        if not view.has_target(res, slots, context_kind, context_key):
+        key: _Key = (res, context_kind, context_key, target_type)
+        where = f"{_who(context_kind, context_key)} in the {target_type} list"
+        if action != "remove" and not view.has_target(
+                res, segment_slots(target_type, context_kind), context_kind, context_key):
             raise InstructionFailed(
                 f"{_who(context_kind, context_key)} is not individually targeted in the"
                 f" {target_type} list of segment {segment.key!r}"
             )
-        if action == "add":
-            if schedule is not None:
-                raise InstructionFailed(
-                    f"{_who(context_kind, context_key)} already has a scheduled removal from"
-                    f" the {target_type} list; use an update instruction to change it"
-                )
-            view.put(Schedule(
-                new_schedule_id(), res, context_kind, context_key, target_type, "", 1,
-                _future(instruction, kind, now),
-            ))
-            return (res, context_kind, context_key, target_type)
-        if schedule is None:
-            raise InstructionFailed(
-                f"{_who(context_kind, context_key)} has no scheduled removal from the"
-                f" {target_type} list to update"
-            )
-        _check_version(instruction, kind, spec, schedule, "segment", segment.version)
-        schedule.expiration_date = _future(instruction, kind, now)
-        schedule.version += 1
-        return (res, context_kind, context_key, target_type)
+        change = _Change(view, policy, now, instruction, kind, where)
+        listed = change.apply(
+            action, view.find(*key),
+            lambda date: Schedule(new_schedule_id(), res, context_kind, context_key, target_type,
+                                  "", policy.first_version, date),
+            lambda schedule: _check_version(instruction, kind, spec, schedule, "segment",
+                                            segment.version),
+        )
+        return key if listed else None
 
     return _run(view, instructions, kinds, apply)
 
 
-def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool) -> bytes:
-    return _resource_items(tx, segment_resource(segment), users_only)
+def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool, policy: Policy) -> bytes:
+    return _resource_items(tx, segment_resource(segment), users_only, policy)
 
 
 # flags --------------------------------------------------------------------
 
 
 def patch_flag_schedules(
-    tx: Tx, now: int, flag: FlagRecord, env: str, instructions: Sequence[Any], kinds: Kinds
+    tx: Tx, now: int, flag: FlagRecord, env: str, instructions: Sequence[Any], kinds: Kinds,
+    policy: Policy,
 ) -> PatchOutcome:
     view = _Schedules(tx)
     view.load(flag_resource(flag, env), _named_contexts(instructions))
 
     def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> _Key | None:
         context_kind, context_key = _context(instruction, spec)
-        return _apply_to_flag(view, now, flag, env, instruction, kind, spec, context_kind,
-                              context_key)
+        change = _Change(view, policy, now, instruction, kind, _who(context_kind, context_key))
+        return _apply_to_flag(change, flag, env, spec, context_kind, context_key)
 
     return _run(view, instructions, kinds, apply)
 
 
-def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool) -> bytes:
-    return _resource_items(tx, flag_resource(flag, env), users_only)
+def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool, policy: Policy) -> bytes:
+    return _resource_items(tx, flag_resource(flag, env), users_only, policy)
 
 
 def _apply_to_flag(
-    view: _Schedules, now: int, flag: FlagRecord, env: str, instruction: dict[str, Any], kind: str,
-    spec: KindSpec, context_kind: str, context_key: str,
+    change: _Change, flag: FlagRecord, env: str, spec: KindSpec, context_kind: str,
+    context_key: str,
 ) -> _Key | None:
     """One flag instruction; the key of the schedule it left (``None`` for a remove)."""
+    view, instruction, kind = change.view, change.instruction, change.kind
     action = action_of(kind)
     variation_id = instruction.get("variationId")
     if not isinstance(variation_id, str):
@@ -278,42 +288,29 @@ def _apply_to_flag(
     if variation is None:
         raise InstructionFailed(f"unknown variation {variation_id!r} on flag {flag.key!r}")
     res = flag_resource(flag, env)
-    schedule = view.find(res, context_kind, context_key, "")
-    if action == "remove":
-        if schedule is not None and schedule.variation_id == variation_id:
-            view.delete(schedule)
-        return None
-    if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
-        raise InstructionFailed(
-            f"{_who(context_kind, context_key)} is not individually targeted with variation"
-            f" {variation_id!r} on flag {flag.key!r} in environment {env!r}"
-        )
-    if action == "add":
+    key: _Key = (res, context_kind, context_key, "")
+    schedule = view.find(*key)
+    if action != "remove":
+        if not view.has_target(res, FLAG_SLOTS, context_kind, context_key, variation):
+            raise InstructionFailed(
+                f"{_who(context_kind, context_key)} is not individually targeted with variation"
+                f" {variation_id!r} on flag {flag.key!r} in environment {env!r}"
+            )
         if schedule is not None and schedule.variation_id != variation_id:
             raise InstructionFailed(
                 f"{_who(context_kind, context_key)} is already scheduled for removal on"
                 f" variation {schedule.variation_id!r}; a flag schedules a context on at most"
                 " one variation"
             )
-        if schedule is not None:
-            raise InstructionFailed(
-                f"{_who(context_kind, context_key)} already has a scheduled removal on this"
-                " variation; use an update instruction to change it"
-            )
-        view.put(Schedule(
-            new_schedule_id(), res, context_kind, context_key, "", variation_id, 1,
-            _future(instruction, kind, now),
-        ))
-        return (res, context_kind, context_key, "")
-    if schedule is None or schedule.variation_id != variation_id:
-        raise InstructionFailed(
-            f"{_who(context_kind, context_key)} has no scheduled removal on variation"
-            f" {variation_id!r} to update"
-        )
-    _check_version(instruction, kind, spec, schedule, "flag", flag.version)
-    schedule.expiration_date = _future(instruction, kind, now)
-    schedule.version += 1
-    return (res, context_kind, context_key, "")
+    elif schedule is not None and schedule.variation_id != variation_id:
+        schedule = None  # a schedule on another variation is not this one
+    listed = change.apply(
+        action, schedule,
+        lambda date: Schedule(new_schedule_id(), res, context_kind, context_key, "",
+                              variation_id, change.policy.first_version, date),
+        lambda found: _check_version(instruction, kind, spec, found, "flag", flag.version),
+    )
+    return key if listed else None
 
 
 # users --------------------------------------------------------------------
@@ -321,7 +318,7 @@ def _apply_to_flag(
 
 def patch_user_schedules(
     tx: Tx, now: int, project: str, env: str, user_key: str,
-    instructions: Sequence[Any], kinds: Kinds,
+    instructions: Sequence[Any], kinds: Kinds, policy: Policy,
 ) -> PatchOutcome:
     flags: dict[str, FlagRecord | None] = {}
     view = _Schedules(tx)
@@ -335,16 +332,70 @@ def patch_user_schedules(
         flag = flags[flag_key]
         if flag is None:
             raise InstructionFailed(f"unknown flag {flag_key!r} in project {project!r}")
-        return _apply_to_flag(view, now, flag, env, instruction, kind, spec, "user", user_key)
+        change = _Change(view, policy, now, instruction, kind, _who("user", user_key))
+        return _apply_to_flag(change, flag, env, spec, "user", user_key)
 
     return _run(view, instructions, kinds, apply)
 
 
-def user_items(tx: Tx, project: str, env: str, user_key: str) -> bytes:
-    return as_user_items(tx.context_flag_listing(project, env, "user", user_key))
+def user_items(tx: Tx, project: str, env: str, user_key: str, policy: Policy) -> bytes:
+    return as_user_items(tx.context_flag_listing(
+        project, env, "user", user_key, descending=policy.items_order == "descending"))
 
 
 # shared -------------------------------------------------------------------
+
+
+@dataclass
+class _Change:
+    """One add, update or remove on one schedule slot, as the policy answers the cases the
+    documents leave open (add on a scheduled target, update or remove of an unscheduled one,
+    past dates)."""
+
+    view: _Schedules
+    policy: Policy
+    now: int
+    instruction: dict[str, Any]
+    kind: str
+    where: str  # who, for messages
+
+    def apply(self, action: str, schedule: Schedule | None,
+              create: Callable[[int], Schedule],
+              check_version: Callable[[Schedule | None], None]) -> bool:
+        """Apply the action; whether its schedule belongs in the PATCH's ``items``."""
+        if action == "remove":
+            if schedule is not None:
+                self.view.delete(schedule)
+            elif self.policy.remove_unscheduled == "fail":
+                raise InstructionFailed(f"{self.where} has no scheduled removal to remove")
+            return False
+        if schedule is None:
+            if action == "update":
+                if self.policy.update_unscheduled == "fail":
+                    raise InstructionFailed(
+                        f"{self.where} has no scheduled removal to update")
+                check_version(None)
+            self.view.put(create(self._date()))
+            return True
+        if action == "add":
+            if self.policy.add_on_scheduled == "fail":
+                raise InstructionFailed(
+                    f"{self.where} already has a scheduled removal; use an update instruction"
+                    " to change it")
+        else:
+            check_version(schedule)
+        schedule.expiration_date = self._date()
+        schedule.version += 1
+        return True
+
+    def _date(self) -> int:
+        value = self.instruction.get("value")
+        if value is None:
+            raise InstructionFailed(f"{self.kind} needs value")
+        if value <= self.now and self.policy.past_dates == "refuse":
+            raise InstructionFailed(
+                f"the removal date {value} is not in the future (now is {self.now})")
+        return int(value)
 
 
 def _context(instruction: dict[str, Any], spec: KindSpec) -> tuple[str, str]:
@@ -363,19 +414,10 @@ def _who(context_kind: str, context_key: str) -> str:
     return f"{context_kind} {context_key!r}"
 
 
-def _future(instruction: dict[str, Any], kind: str, now: int) -> int:
-    value = instruction.get("value")
-    if value is None:
-        raise InstructionFailed(f"{kind} needs value")
-    if value <= now:
-        raise InstructionFailed(
-            f"the removal date {value} is not in the future (now is {now})"
-        )
-    return int(value)
 
 
 def _check_version(
-    instruction: dict[str, Any], kind: str, spec: KindSpec, schedule: Schedule,
+    instruction: dict[str, Any], kind: str, spec: KindSpec, schedule: Schedule | None,
     resource_kind: str, resource_version: int,
 ) -> None:
     version = instruction.get("version")
@@ -386,16 +428,17 @@ def _check_version(
             raise InstructionFailed(
                 f"version {version} does not match the {resource_kind}'s version {resource_version}"
             )
-    elif version is not None and version != schedule.version:
+    elif version is not None and schedule is not None and version != schedule.version:
         raise InstructionFailed(
             f"version {version} does not match the scheduled removal's _version {schedule.version}"
         )
 
 
-def _resource_items(tx: Tx, res: Resource, users_only: bool) -> bytes:
+def _resource_items(tx: Tx, res: Resource, users_only: bool, policy: Policy) -> bytes:
     """The listing's ``items`` as JSON text (the store keeps every item rendered)."""
+    descending = policy.items_order == "descending"
     if users_only:
-        return as_user_items(tx.schedule_listing(res, "user"))
-    return tx.schedule_listing(res)
+        return as_user_items(tx.schedule_listing(res, "user", descending=descending))
+    return tx.schedule_listing(res, descending=descending)
 
 

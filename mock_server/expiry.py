@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .config import Project
-from .flags import flag_env_records, variation_index
+from .flags import bump_flag_versions, variation_index
 from .representations import FLAG_SLOTS
-from .segments import segment_slots
+from .segments import bump_segment_version, segment_slots
 from .store import FlagRecord, Tx
 
 __all__ = ["expire_due"]
@@ -45,19 +45,10 @@ def expire_due(tx: Tx, now: int, projects: Mapping[str, Project]) -> int:
     for project_key, env, key in sorted(segments):
         record = tx.get_segment(project_key, env, key)
         if record is not None:
-            record.version += 1
-            record.last_modified = now
-            tx.update_segment(record)
+            bump_segment_version(tx, now, record)
     for flag_id, envs in sorted(flag_envs.items()):
         flag = flags[flag_id]
         project = projects.get(flag_id[0])
-        if flag is None or project is None:
-            continue
-        flag.version += 1
-        tx.update_flag(flag)
-        records = flag_env_records(tx, project, flag)
-        for env in sorted(envs & records.keys()):
-            records[env].version += 1
-            records[env].last_modified = now
-            tx.put_flag_env(flag.project, flag.key, records[env])
+        if flag is not None and project is not None:
+            bump_flag_versions(tx, now, project, flag, envs)
     return len(due)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .config import Project
@@ -258,15 +258,23 @@ def prune_schedules(tx: Tx, record: FlagRecord, res: Resource) -> None:
             tx.delete_schedule(schedule.id)
 
 
-def _touch(tx: Tx, now: int, project: Project, record: FlagRecord, envs: Sequence[str]) -> None:
+def bump_flag_versions(
+    tx: Tx, now: int, project: Project, record: FlagRecord, envs: Iterable[str]
+) -> None:
+    """The flag changed in ``envs``: its ``_version`` and each one's ``version`` go up by one."""
     record.version += 1
     tx.update_flag(record)
     records = flag_env_records(tx, project, record)
-    for env in envs:
+    for env in sorted(set(envs) & records.keys()):
         env_record = records[env]
         env_record.version += 1
         env_record.last_modified = now
         tx.put_flag_env(project.key, record.key, env_record)
+
+
+def _touch(tx: Tx, now: int, project: Project, record: FlagRecord, envs: Sequence[str]) -> None:
+    bump_flag_versions(tx, now, project, record, envs)
+    for env in envs:
         prune_schedules(tx, record, flag_resource(record, env))
 
 

@@ -178,10 +178,15 @@ def prune_schedules(tx: Tx, res: Resource) -> None:
             tx.delete_schedule(schedule.id)
 
 
-def _touch(tx: Tx, now: int, record: SegmentRecord) -> None:
+def bump_segment_version(tx: Tx, now: int, record: SegmentRecord) -> None:
+    """The segment changed: its version goes up by one."""
     record.version += 1
     record.last_modified = now
     tx.update_segment(record)
+
+
+def _touch(tx: Tx, now: int, record: SegmentRecord) -> None:
+    bump_segment_version(tx, now, record)
     prune_schedules(tx, segment_resource(record))
 
 

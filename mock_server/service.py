@@ -21,6 +21,7 @@ from .config import Config, Project
 from .errors import invalid_request, not_found
 from .expiry import expire_due
 from .instructions import Kinds
+from .policy import Policy
 from .store import FlagRecord, SegmentRecord, Store, Tx
 
 __all__ = ["MockService", "plain"]
@@ -207,11 +208,16 @@ class MockService:
 
     # expiring targets ------------------------------------------------------
 
+    @property
+    def policy(self) -> Policy:
+        return self.config.policy
+
     def segment_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
         self._env(project, env)
         with self._read() as (tx, _):
             record = self._segment(tx, project, env, key)
-            return _listing(expiring.segment_items(tx, record, users_only=users_only))
+            return _listing(expiring.segment_items(tx, record, users_only=users_only,
+                                                   policy=self.policy))
 
     def patch_segment_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
@@ -220,14 +226,18 @@ class MockService:
         instructions = self._instructions(body)
         with self._write() as (tx, now):
             record = self._segment(tx, project, env, key)
-            outcome = expiring.patch_segment_schedules(tx, now, record, instructions, kinds)
-            return outcome.rep(user=users_only)
+            outcome = expiring.patch_segment_schedules(tx, now, record, instructions, kinds,
+                                                       self.policy)
+            self._bump_versions(tx, now, outcome)
+            return self._answer(outcome, users_only, lambda: expiring.segment_items(
+                tx, record, users_only=users_only, policy=self.policy))
 
     def flag_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
         self._env(project, env)
         with self._read() as (tx, _):
             record = self._flag(tx, project, key)
-            return _listing(expiring.flag_items(tx, record, env, users_only=users_only))
+            return _listing(expiring.flag_items(tx, record, env, users_only=users_only,
+                                                policy=self.policy))
 
     def patch_flag_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
@@ -236,14 +246,18 @@ class MockService:
         instructions = self._instructions(body)
         with self._write() as (tx, now):
             record = self._flag(tx, project, key)
-            outcome = expiring.patch_flag_schedules(tx, now, record, env, instructions, kinds)
-            return outcome.rep(user=users_only)
+            outcome = expiring.patch_flag_schedules(tx, now, record, env, instructions, kinds,
+                                                    self.policy)
+            self._bump_versions(tx, now, outcome)
+            return self._answer(outcome, users_only, lambda: expiring.flag_items(
+                tx, self._flag(tx, project, key), env, users_only=users_only,
+                policy=self.policy))
 
     def user_schedules(self, project: str, env: str, user_key: str) -> dict[str, Any]:
         self._env(project, env)
         with self._read() as (tx, _):
             self._known_user(tx, project, env, user_key)
-            return _listing(expiring.user_items(tx, project, env, user_key))
+            return _listing(expiring.user_items(tx, project, env, user_key, self.policy))
 
     def patch_user_schedules(
         self, project: str, env: str, user_key: str, body: Any, kinds: Kinds
@@ -252,12 +266,39 @@ class MockService:
         instructions = self._instructions(body)
         with self._write() as (tx, now):
             self._known_user(tx, project, env, user_key)
-            outcome = expiring.patch_user_schedules(tx, now, project, env, user_key, instructions, kinds)
-            return outcome.rep(user=True)
+            outcome = expiring.patch_user_schedules(tx, now, project, env, user_key, instructions,
+                                                    kinds, self.policy)
+            self._bump_versions(tx, now, outcome)
+            return self._answer(outcome, True, lambda: expiring.user_items(
+                tx, project, env, user_key, self.policy))
 
-    @staticmethod
-    def _known_user(tx: Tx, project: str, env: str, user_key: str) -> None:
-        if not tx.context_known(project, env, "user", user_key):
+    def _answer(self, outcome: expiring.PatchOutcome, users_only: bool,
+                listing: Callable[[], bytes]) -> dict[str, Any]:
+        """The PATCH answer; its ``items`` as the policy says (``all``: the listing)."""
+        every = listing() if self.policy.patch_items == "all" else None
+        return outcome.rep(self.policy, user=users_only, listing=every)
+
+    def _bump_versions(self, tx: Tx, now: int, outcome: expiring.PatchOutcome) -> None:
+        """``resource_version: incremented``: a PATCH that changed a resource's schedules
+        moves that segment's or flag's version up by one (the reference leaves it alone)."""
+        if self.policy.resource_version != "incremented":
+            return
+        flag_envs: dict[tuple[str, str], set[str]] = {}
+        for res in sorted(outcome.changed, key=lambda r: (r.project, r.env, r.kind, r.key)):
+            if res.kind == "segment":
+                segments.bump_segment_version(tx, now, self._segment(tx, res.project, res.env,
+                                                                    res.key))
+            else:
+                flag_envs.setdefault((res.project, res.key), set()).add(res.env)
+        for (project, key), envs in sorted(flag_envs.items()):
+            flags.bump_flag_versions(tx, now, self._project(project), self._flag(tx, project, key),
+                                     envs)
+
+    def _known_user(self, tx: Tx, project: str, env: str, user_key: str) -> None:
+        """``unknown_user: not_found``: a user key nothing targets is a 404 (else it simply
+        has no schedules)."""
+        if self.policy.unknown_user == "not_found" and not tx.context_known(
+                project, env, "user", user_key):
             raise not_found(
                 f"unknown user {user_key!r} in project {project!r}, environment {env!r}"
                 " (no flag or segment targets it and it has no scheduled removal)"

@@ -102,6 +102,11 @@ def _schedule_values(s: Schedule) -> tuple[Any, ...]:
 
 
 
+def _order(columns: Sequence[str], descending: bool) -> str:
+    """An ORDER BY list, every column the same way (an index serves it in either direction)."""
+    return ", ".join(f"{c} DESC" if descending else c for c in columns)
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -389,19 +394,23 @@ class SqliteTx:
         ).fetchall()
         return [_schedule(r) for r in rows]
 
-    def schedule_listing(self, res: Resource, context_kind: str | None = None) -> bytes:
+    def schedule_listing(self, res: Resource, context_kind: str | None = None, *,
+                         descending: bool = False) -> bytes:
         kind_clause, kind_args = (
             ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
         )
+        order = _order(("context_kind", "context_key", "target_type", "variation_id"),
+                       descending)
         return self._joined_items(
             "SELECT item FROM schedules"
             " WHERE project = ? AND env = ? AND resource_kind = ? AND resource_key = ?"
-            + kind_clause + " ORDER BY context_kind, context_key, target_type, variation_id",
+            + kind_clause + " ORDER BY " + order,
             (res.project, res.env, res.kind, res.key, *kind_args),
         )
 
     def context_flag_listing(
-        self, project: str, env: str, context_kind: str, context_key: str
+        self, project: str, env: str, context_kind: str, context_key: str, *,
+        descending: bool = False,
     ) -> bytes:
         # One probe of schedules_by_target per flag of the project: no index on the
         # context, so a PATCH's inserts stay local to the resource's part of the index.
@@ -410,7 +419,7 @@ class SqliteTx:
             " JOIN schedules s ON s.project = f.project AND s.env = ?"
             " AND s.resource_kind = 'flag' AND s.resource_key = f.key"
             " AND s.context_kind = ? AND s.context_key = ?"
-            " WHERE f.project = ? ORDER BY f.key, s.target_type",
+            " WHERE f.project = ? ORDER BY " + _order(("f.key", "s.target_type"), descending),
             (env, context_kind, context_key, project),
         )
 

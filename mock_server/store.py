@@ -161,16 +161,19 @@ class Tx(Protocol):
         returns the items written (:func:`~mock_server.representations.schedule_item_json`)
         by ``_id``, for the PATCH's answer."""
         ...
-    def schedule_listing(self, resource: Resource, context_kind: str | None = None) -> bytes:
+    def schedule_listing(self, resource: Resource, context_kind: str | None = None, *,
+                         descending: bool = False) -> bytes:
         """The resource's schedules (of one context kind, if given) as a JSON array of
         ExpiringTarget items (:func:`~mock_server.representations.schedule_item_json`), in
-        ``items`` order: by context kind, context key, target type."""
+        ``items`` order: by context kind, context key, target type (``descending``: the
+        reverse)."""
         ...
     def context_flag_listing(
-        self, project: str, env: str, context_kind: str, context_key: str
+        self, project: str, env: str, context_kind: str, context_key: str, *,
+        descending: bool = False,
     ) -> bytes:
-        """The context's schedules on every flag of the project, by flag key, as a JSON
-        array of ExpiringTarget items."""
+        """The context's schedules on every flag of the project, by flag key (``descending``:
+        the reverse), as a JSON array of ExpiringTarget items."""
         ...
     def due_schedules(self, now_ms: int) -> list[Schedule]: ...
     def has_due(self, now_ms: int) -> bool: ...
