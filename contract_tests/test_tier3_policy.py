@@ -19,6 +19,7 @@ import pytest
 
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
 from mock_server.policy import VARIANTS, Policy
+from mock_server.wire_policy import ALTERNATIVE_CODES
 
 from .actions import context_family, patch
 from .checks import (
@@ -70,6 +71,11 @@ def _update(suite: Suite, family: Family, p: Provisioned, slot: Slot,
 
 def _remove(family: Family, p: Provisioned, slot: Slot) -> dict[str, Any]:
     return {"kind": family.remove.name, **family.address(slot, p, family.remove)}
+
+
+def _code(policy: Policy, reference: str) -> str:
+    """The error `code` the mock sends under `policy` where the reference sends `reference`."""
+    return ALTERNATIVE_CODES[reference] if policy.error_codes == "alternative" else reference
 
 
 def _expect(policy: str, holds: bool, message: str) -> None:
@@ -349,6 +355,21 @@ def test_unknown_user(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
             f"a user nothing targets: PATCH {sent.status_code} {sent.content[:200]!r}")
 
 
+def test_error_codes(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
+    family = FAMILIES[FAMILY_IDS[0]]
+    anonymous = suite.target.client(anonymous=True)
+    for client, params, status, reference in (
+            (anonymous, family.path_params(fresh), 401, "unauthorized"),
+            (suite.api, {**family.path_params(fresh), "project_key": "ct-no-such-project"}, 404,
+             "not_found")):
+        response = call(client, family.get, **params)
+        check_status("access-control", response, status, f"GET {family.get.operation_id}")
+        code = check_error_body("access-control", response)
+        _expect("error-codes", code == _code(policy, reference),
+                f"HTTP {status} code {code!r} (policy {policy.error_codes}: "
+                f"{_code(policy, reference)!r})")
+
+
 def test_media_type_value_case(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
     family = FAMILIES[FAMILY_IDS[0]]
     p = fresh
@@ -375,7 +396,7 @@ def test_instruction_limit(suite: Suite, fresh: Provisioned, policy: Policy,
     add = _add(family, p, slot, now + DAY_MS)
     response = patch(suite.api, family, p, [add] * (limit + 1))
     check_status("well-formed-or-400", response, 400, f"{limit + 1} instructions")
-    check_error_body("well-formed-or-400", response, "invalid_request")
+    check_error_body("well-formed-or-400", response, _code(policy, "invalid_request"))
     _expect("max-instructions", not _dates(suite, family, p),
             "a refused over-long patch applied instructions")
     _, failed = _send(suite, family, p, [add] * limit)
@@ -386,13 +407,14 @@ def test_instruction_limit(suite: Suite, fresh: Provisioned, policy: Policy,
 
 
 @pytest.mark.parametrize("operation_id", FAMILY_IDS)
-def test_body_size_limit(suite: Suite, fresh: Provisioned, operation_id: str) -> None:
+def test_body_size_limit(suite: Suite, fresh: Provisioned, policy: Policy,
+                         operation_id: str) -> None:
     family, p, limit = FAMILIES[operation_id], fresh, _limits(suite).max_body_bytes
     add = _add(family, p, family.slots(p)[0], suite.target.now_ms() + DAY_MS)
     response = call(suite.api, family.operation, **family.path_params(p),
                     body={"instructions": [add], "comment": "x" * limit})
     check_status("well-formed-or-400", response, 400, f"a body over {limit} bytes")
-    check_error_body("well-formed-or-400", response, "invalid_request")
+    check_error_body("well-formed-or-400", response, _code(policy, "invalid_request"))
     _expect("max-body-bytes", not _dates(suite, family, p), "a refused body applied")
 
 

@@ -14,11 +14,11 @@ from .access import AccessControl
 from .admin import AdminRoutes
 from .clock import Clock, SettableClock, SystemClock
 from .config import Config, load_config
-from .media_policy import ExactMediaTypeValue
 from .ratelimit import FixedWindowLimiter
 from .service import MockService
 from .sqlite_store import SqliteStore
 from .store import Store
+from .wire_policy import AlternativeErrorCodes, ExactMediaTypeValue
 
 __all__ = ["MockServer", "create_mock_app"]
 
@@ -73,4 +73,6 @@ def create_mock_app(
             raise ValueError("the clock admin route needs a SettableClock")
         app = AdminRoutes(app, clock, config.policy)
     app = AccessControl(app, config, FixedWindowLimiter(config.rate_limit, clock))
+    if config.policy.error_codes == "alternative":
+        app = AlternativeErrorCodes(app)
     return MockServer(app, config, clock, store, service)

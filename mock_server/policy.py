@@ -53,6 +53,8 @@ class Policy:
     count_numbers: Literal["integer", "decimal"] = "integer"
     # the `_version` of a new schedule
     first_version: Literal[1, 0] = 1
+    # the `code` of error answers: the reference spec's examples, or others (wire_policy.py)
+    error_codes: Literal["reference", "alternative"] = "reference"
 
     @property
     def name(self) -> str:
