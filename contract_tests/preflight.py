@@ -92,6 +92,7 @@ class _Preflight:
 
     def _send(self, operation_id: str, token: str | None, body: Any = None,
               **path: str) -> httpx.Response:
+        """One operation of the contract (``token`` None: the write token)."""
         operation = OPERATIONS[operation_id]
         url = operation.path.format(**{name: quote(value, safe="") for name, value in
                                        path.items()})

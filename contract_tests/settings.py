@@ -130,7 +130,8 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
 
 def require_live_keys(environ: os._Environ[str] | dict[str, str] = os.environ) -> None:
     """Against a live URL the mock's ``default`` and ``test`` are guesses: a wrong one reads as
-    a missing project, a right one by chance as consent. The runner asks for both keys."""
+    a missing project, a right one by chance as consent. The runner asks for both keys (a
+    direct pytest run keeps the defaults: the kit's live-like tests rely on them)."""
     missing = [name for name in ("LD_PROJECT_KEY", "LD_ENVIRONMENT_KEY") if not environ.get(name)]
     if missing:
         raise ConfigurationError(
