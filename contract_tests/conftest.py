@@ -13,8 +13,9 @@ from hypothesis import settings
 
 from generated.client import Client
 
+from . import preflight
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
-from .provisioning import Provisioned, Provisioning, probe
+from .provisioning import Provisioned, Provisioning
 from .recorder import Recorder
 from .report import ConformanceReport
 from .settings import (
@@ -127,14 +128,16 @@ class Suite:
 def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
     suite_settings = pytestconfig.stash[SETTINGS]
     try:
+        if suite_settings.probe and not suite_settings.in_process:
+            preflight.check(suite_settings)
         target = open_target(suite_settings, pytestconfig.stash[RECORDER])
     except ConfigurationError as exc:
-        pytest.exit(f"contract suite: {exc}", returncode=4)
+        preflight.discard_reports(suite_settings.reports_dir)
+        pytest.exit(f"contract suite cannot run against {suite_settings.target_name}: {exc}",
+                    returncode=4)
     api = target.client()
     provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
     try:
-        if suite_settings.probe:
-            probe(api, target.project, target.environment, target.base_url)
         provisioned = provisioning.create()
     except ConfigurationError as exc:
         provisioning.delete_all()

@@ -29,7 +29,7 @@ from .interrupts import INTERRUPTS
 from .network import InfrastructureError
 from .settings import ConfigurationError
 
-__all__ = ["Provisioned", "Provisioning", "Slot", "probe"]
+__all__ = ["Provisioned", "Provisioning", "Slot", "create_surviving", "new_run_id"]
 
 SEGMENT_CONTEXT_KIND = "org"
 SETUP_ATTEMPTS = 3  # sends of one setup request after infrastructure failures
@@ -72,26 +72,26 @@ def _require(response: Any, what: str) -> Any:
     return response.json()
 
 
-def probe(client: Client, project: str, environment: str, base_url: str) -> None:
-    """Fail fast, with one message, on an unreachable URL, a rejected token or unknown keys."""
-    try:
-        response = client.get_segment(
-            project_key=project, environment_key=environment,
-            segment_key=f"contract-probe-{secrets.token_hex(4)}",
-        )
-    except (httpx.TransportError, InfrastructureError) as exc:
-        raise ConfigurationError(f"cannot reach {base_url}: {exc}") from None
-    if response.status_code == 401:
-        raise ConfigurationError(f"{base_url} rejected the token (401): check LD_API_TOKEN")
-    if response.status_code == 403:
-        raise ConfigurationError(
-            f"the token has no access to project {project!r} (403): check LD_PROJECT_KEY"
-        )
-    if response.status_code != 404:
-        raise ConfigurationError(
-            f"{base_url} does not look like the LaunchDarkly API: GET of an unknown segment "
-            f"answered {response.status_code}, not 404"
-        )
+def new_run_id() -> str:
+    """A run's key prefix, ``ct-<time>-<random>``: unique per run, and recognisable as the
+    suite's (a killed run's leftovers can be found by it)."""
+    return f"ct-{int(time.time())}-{secrets.token_hex(3)}"
+
+
+def create_surviving(post: Callable[[], Any], get: Callable[[], Any]) -> Any:
+    """POST a resource whose key is the caller's own; if its answer was lost, a GET of that
+    key proves whether it was applied: 200 -> it was (the GET's answer stands in for the
+    POST's), 404 -> send again."""
+    for attempt in range(1, SETUP_ATTEMPTS + 1):
+        try:
+            return post()
+        except InfrastructureError:
+            if attempt == SETUP_ATTEMPTS:
+                raise
+        found = get()  # idempotent: retried by the transport itself
+        if found.status_code == 200:
+            return _Created(found.content)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Provisioning:
     client: Client
     project: str
     environment: str
-    run_id: str = field(default_factory=lambda: f"ct-{int(time.time())}-{secrets.token_hex(3)}")
+    run_id: str = field(default_factory=new_run_id)
     _segments: list[str] = field(default_factory=list)
     _flags: list[str] = field(default_factory=list)
     _counter: int = 0
@@ -189,7 +189,7 @@ class Provisioning:
     # creates and setup patches that survive a flaky network ----------------------------------
 
     def _post_segment(self, key: str) -> Any:
-        return self._create(
+        return create_surviving(
             lambda: self.client.post_segment(project_key=self.project,
                                              environment_key=self.environment,
                                              body={"key": key, "name": key}),
@@ -198,25 +198,11 @@ class Provisioning:
         )
 
     def _post_flag(self, body: dict[str, Any]) -> Any:
-        return self._create(
+        return create_surviving(
             lambda: self.client.post_feature_flag(project_key=self.project, body=body),
             lambda: self.client.get_feature_flag(project_key=self.project,
                                                  feature_flag_key=body["key"]),
         )
-
-    def _create(self, post: Callable[[], Any], get: Callable[[], Any]) -> Any:
-        """POST; if its answer was lost, a GET of the (unique) key proves whether it was
-        applied: 200 -> it was (the GET's answer stands in for the POST's), 404 -> send again."""
-        for attempt in range(1, SETUP_ATTEMPTS + 1):
-            try:
-                return post()
-            except InfrastructureError:
-                if attempt == SETUP_ATTEMPTS:
-                    raise
-            found = get()  # idempotent: retried by the transport itself
-            if found.status_code == 200:
-                return _Created(found.content)
-        raise AssertionError("unreachable")
 
     def _patch_adding(self, patch: Callable[[], Any]) -> Any:
         """A setup PATCH that only adds targets to a resource the run has just created: adding

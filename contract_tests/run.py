@@ -9,8 +9,11 @@ answers, runs every tier against it (``--kit-mock``) and stops it again, also on
 Ctrl-C. With ``--base-url`` it runs tiers 1-2 against that URL, with the tokens and keys of
 ``LD_API_TOKEN``, ``LD_API_TOKEN_READONLY``, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY``.
 
-Before pytest starts, the target is probed once, so a wrong URL, token or project key ends the
-run with one line. Exits with pytest's status (4: the target cannot be tested as configured).
+Before pytest starts, the pre-flight (preflight.py) checks the target once, so a wrong URL,
+token, project or environment ends the run in seconds with one line, and removes the reports
+of an earlier run; pytest then runs with ``--no-probe`` (it has just been done). Against a live
+URL, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY`` are required. Exits with pytest's status
+(4: the target cannot be tested as configured).
 """
 
 from __future__ import annotations
@@ -31,10 +34,9 @@ import yaml
 
 from mock_server.process import MockProcess, MockProcessError
 
-from .provisioning import probe
+from . import preflight
 from .recorder import Recorder
-from .settings import ConfigurationError, SuiteSettings, add_options, settings_from
-from .targets import Target
+from .settings import ConfigurationError, add_options, require_live_keys, settings_from
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
 
@@ -67,19 +69,9 @@ def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = ()) -> Itera
         yield server.base_url
 
 
-def preflight(settings: SuiteSettings) -> None:
-    """Probe the target once, as the suite would, and raise ConfigurationError with one line."""
-    recorder = Recorder(secrets=settings.secrets)
-    target = Target(settings, recorder)
-    try:
-        probe(target.client(), settings.project_key, settings.environment_key, target.base_url)
-    finally:
-        target.close()
-
-
 class _OptionParser:
     """Reads the suite's own pytest options (`settings.add_options`) with argparse, so the
-    preflight sees the settings pytest will see."""
+    pre-flight sees the settings pytest will see."""
 
     def __init__(self) -> None:
         self.parser = argparse.ArgumentParser(add_help=False)
@@ -208,8 +200,12 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
     try:
         settings = settings_from(suite_options(command))
         secrets = settings.secrets
-        preflight(settings)
+        if not kit_mock:
+            require_live_keys()
+        if settings.probe:
+            preflight.check(settings)
     except ConfigurationError as exc:
+        preflight.discard_reports(Path(args.reports_dir))
         message = Recorder(secrets=secrets).redact(str(exc))
         if kit_mock and "LD_API_TOKEN" in message:
             message += " (the started mock accepts the tokens of its shipped configuration: unset it)"
@@ -217,7 +213,7 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
         return CONFIGURATION_ERROR
     rerun = f"make contract SEED={args.seed}" + ("" if kit_mock else f" BASE_URL={base_url}")
     print(f"contract: seed {args.seed} (reproduce with {rerun})", flush=True)
-    status = _run_pytest(command)
+    status = _run_pytest([*command, "--no-probe"])
     if status in (0, 1):  # the tests ran (1: some failed)
         reports = Path(args.reports_dir)
         _print_matrix(reports.relative_to(Path.cwd()) if reports.is_relative_to(Path.cwd())

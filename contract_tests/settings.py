@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, Phase, settings
 
 __all__ = [
-    "ConfigurationError", "SuiteSettings", "add_options", "hypothesis_settings", "settings_from",
+    "ConfigurationError", "SuiteSettings", "add_options", "hypothesis_settings",
+    "require_live_keys", "settings_from",
 ]
 
 # The mock's shipped default configuration (mock_server/default-config.yaml).
@@ -72,7 +73,7 @@ def add_options(parser: Any) -> None:
     group.addoption(
         "--no-probe",
         action="store_true",
-        help="skip the pre-flight check that an unknown segment answers 404 (for static mocks)",
+        help="skip the pre-flight checks of the target and its tokens (for static mocks)",
     )
     group.addoption(
         "--app",
@@ -158,6 +159,18 @@ def _policy_options(options: Any, *, in_process: bool) -> tuple[str, str | None]
                                  "with --app or a base URL (give the mock process a config "
                                  "with a policy: section instead)")
     return mock_policy or "reference", getattr(options, "expect_policy", None)
+
+
+def require_live_keys(environ: os._Environ[str] | dict[str, str] = os.environ) -> None:
+    """Against a live URL the mock's ``default`` and ``test`` are guesses: a wrong one reads as
+    a missing project, a right one by chance as consent. The runner asks for both keys (a
+    direct pytest run keeps the defaults: the kit's live-like tests rely on them)."""
+    missing = [name for name in ("LD_PROJECT_KEY", "LD_ENVIRONMENT_KEY") if not environ.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: against a "
+            "live URL the suite needs the project and environment it may create resources in"
+        )
 
 
 def hypothesis_settings(suite: SuiteSettings) -> settings:
