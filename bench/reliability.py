@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     status = 0
     if not args.table:
-        status = subprocess.call([sys.executable, "-m", "pytest", "tests/hardening", "-q"],
+        status = subprocess.call([sys.executable, "-m", "pytest", "tests/hardening", "tests/live_safety", "-q"],
+                                 env={**os.environ, "RELIABILITY_RESULTS": str(RESULTS)},
                                  cwd=ROOT)
     try:
         data = json.loads(RESULTS.read_text(encoding="utf-8"))

@@ -122,6 +122,8 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
             f"LD_API_TOKEN is not set: a token with write access is needed to run against "
             f"{base_url}"
         )
+    if not kit_mock:
+        require_live_keys(environ)
     examples = options.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
         100 if base_url is None else 25
     )
@@ -163,8 +165,8 @@ def _policy_options(options: Any, *, in_process: bool) -> tuple[str, str | None]
 
 def require_live_keys(environ: os._Environ[str] | dict[str, str] = os.environ) -> None:
     """Against a live URL the mock's ``default`` and ``test`` are guesses: a wrong one reads as
-    a missing project, a right one by chance as consent. The runner asks for both keys (a
-    direct pytest run keeps the defaults: the kit's live-like tests rely on them)."""
+    a missing project, a right one by chance as consent. Both keys are required there (the
+    kit's own mock, in-process or ``--kit-mock``, keeps the defaults)."""
     missing = [name for name in ("LD_PROJECT_KEY", "LD_ENVIRONMENT_KEY") if not environ.get(name)]
     if missing:
         raise ConfigurationError(

@@ -99,7 +99,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run, str]:
     token = recognisable_token()
     result = run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-vv",
                   "--junitxml=reports/junit.xml", "test_synthetic.py"],
-                 cwd=directory, env={"LD_API_TOKEN": token})
+                 cwd=directory, env={"LD_API_TOKEN": token, "LD_PROJECT_KEY": "default",
+                                     "LD_ENVIRONMENT_KEY": "test"})
     return directory, result, token
 
 
