@@ -25,6 +25,7 @@ __all__ = [
     "check_error_indices",
     "check_expected_outcomes",
     "check_patch_items_agree",
+    "check_request_applied",
     "check_schedules_targeted",
     "check_state",
     "check_status",
@@ -183,20 +184,30 @@ def check_expected_outcomes(
             )
 
 
+def _dates(schedules: Schedules) -> dict[ScheduleKey, int]:
+    return {key: date for key, (date, _) in schedules.items()}
+
+
+def _expected_dates(before: Schedules, expectations: Iterable[Expectation]
+                    ) -> dict[ScheduleKey, int]:
+    """The schedules' dates once the instructions that must succeed took effect."""
+    expected = _dates(before)
+    for e in expectations:
+        if e.must_succeed and e.key is not None:
+            if e.schedule is None:
+                expected.pop(e.key, None)
+            else:
+                expected[e.key] = e.schedule
+    return expected
+
+
 def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expectation]) -> None:
     """A GET afterwards shows exactly the successful instructions' effects."""
-    expected = {key: date for key, (date, _) in before.items()}
-    bumps = {}
-    for e in expectations:
-        if not e.must_succeed or e.key is None:
-            continue
-        if e.schedule is None:
-            expected.pop(e.key, None)
-        else:
-            expected[e.key] = e.schedule
-        if e.version_bump_from is not None:
-            bumps[e.key] = e.version_bump_from
-    actual = {key: date for key, (date, _) in after.items()}
+    expectations = list(expectations)
+    expected = _expected_dates(before, expectations)
+    bumps = {e.key: e.version_bump_from for e in expectations
+             if e.must_succeed and e.key is not None and e.version_bump_from is not None}
+    actual = _dates(after)
     for key in sorted(set(expected) | set(actual)):
         if expected.get(key) != actual.get(key):
             rule = "successful-take-effect"
@@ -210,6 +221,38 @@ def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expe
                 "update-increments-version",
                 f"schedule {key}: _version {after[key][1]} after an update of _version {old}",
             )
+
+
+PARTIAL, ATOMIC = "the other instructions took effect", "none took effect (atomic)"
+
+
+def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
+                          rule_of: Mapping[int, str], before: Schedules,
+                          after: Schedules) -> str | None:
+    """A 200 answer to a request whose instructions have documented fates; which of the two
+    readings the server follows (None: the request cannot tell them apart). The seeds: a well-formed request whose instructions partly fail
+    gets 200 with `errors`, and `successfulInstructions` counts the others — they took effect.
+    The reference spec's general section: "Semantic patches are not applied partially; either
+    all of the instructions are applied or none of them are" — nothing took effect. Either
+    passes; the instructions that must fail are in `errors` under both."""
+    for e in expectations:
+        if not e.must_succeed and e.index not in failed:
+            raise ContractViolation(rule_of.get(e.index, "instruction-counts"),
+                                    f"instruction {e.index} ({e.why}) should have failed but is "
+                                    "not in errors")
+    succeeding = [e for e in expectations if e.must_succeed]
+    if not succeeding or len(succeeding) == len(expectations):
+        check_expected_outcomes(expectations, failed, rule_of)
+        check_state(before, after, expectations)
+        return None  # nothing fails, or nothing may succeed: the readings agree
+    nothing_applied = after == before and (
+        _expected_dates(before, expectations) != _dates(before)
+        or all(e.index in failed for e in succeeding))
+    if nothing_applied:
+        return ATOMIC
+    check_expected_outcomes(expectations, failed, rule_of)
+    check_state(before, after, expectations)
+    return PARTIAL
 
 
 def check_visible(schedules: Schedules, intended: Mapping[ScheduleKey, int], what: str) -> None:

@@ -32,11 +32,16 @@ def _items(response: Any, what: str) -> list[dict[str, Any]]:
 
 def _schedules(items: list[dict[str, Any]], what: str) -> Schedules:
     found: dict[ScheduleKey, tuple[int, int]] = {}
+    variations: dict[tuple[str, str], str] = {}
     for item in items:
         key = schedule_key(item)
         if key in found:
-            raise ContractViolation("one-variation-per-flag" if "variationId" in item else
-                                    "successful-take-effect", f"{what}: {key} listed twice")
+            raise ContractViolation("views-agree", f"{what}: {key} listed twice")
+        if "variationId" in item:  # a flag's: one variation per context
+            other = variations.setdefault(key[:2], key[2])
+            if other != key[2]:
+                raise ContractViolation("one-variation-per-flag", f"{what}: {key[:2]} is "
+                                        f"scheduled on variations {other!r} and {key[2]!r}")
         found[key] = (item.get("expirationDate"), item.get("_version"))
     return found
 

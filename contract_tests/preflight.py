@@ -14,7 +14,7 @@ before it, so the first problem found is the one reported:
    401 rejected, 403 read-only or not granted the project. A 404 is an unknown project or an
    unknown environment; a throwaway flag (its path has no environment) tells them apart.
 4. With ``LD_API_TOKEN_READONLY``: it reads that segment (not 401, not 403) and may not
-   delete it (403).
+   delete it (403, or 401: the reference's 401 also covers "does not have permission").
 5. The write token deletes what the pre-flight created, also when a step failed or the run
    was interrupted; what it cannot delete is the problem reported.
 
@@ -164,10 +164,10 @@ class _Preflight:
             raise ConfigurationError(f"the read-only token cannot read a segment in {self.where} "
                                      f"({read}): check LD_API_TOKEN_READONLY")
         write = self._send("deleteSegment", token, **where).status_code
-        if write != 403:
+        if write not in (401, 403):  # the reference allows either for "no permission"
             raise ConfigurationError(
                 f"the read-only token was not refused a write (DELETE of the pre-flight's own "
-                f"segment answered {write}, not 403): check LD_API_TOKEN_READONLY")
+                f"segment answered {write}, not 403 or 401): check LD_API_TOKEN_READONLY")
 
     def _delete(self, operation_id: str, kind: str, key: str, path: dict[str, str]) -> None:
         with INTERRUPTS.cleaning():  # a Ctrl-C during the pre-flight still deletes

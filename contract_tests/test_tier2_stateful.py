@@ -36,6 +36,7 @@ from .checks import (
     Schedules,
     check_200_with_errors,
     check_counts,
+    check_error_body,
     check_error_indices,
     check_expected_outcomes,
     check_targets_kept,
@@ -95,11 +96,15 @@ class ExpiringTargets(RuleBasedStateMachine):
             params["user_key"] = slot.context_key
         response = call(self.api, family.operation, **params,
                         body={"instructions": [instruction]})
+        self.steps.append(f"{family.operation.operation_id}:{instruction['kind']}")
+        if response.status_code == 409 and rule_if_wrong == "version-mismatch-fails":
+            check_error_body(rule_if_wrong, response)  # "409 Conflict": refused whole
+            self.rule_of_step = rule_if_wrong
+            return
         body = check_200_with_errors(response, 1)
         check_counts(body, 1)
         failed = check_error_indices(body, 1)
         check_expected_outcomes([expectation], failed, {0: rule_if_wrong})
-        self.steps.append(f"{family.operation.operation_id}:{instruction['kind']}")
         self.rule_of_step = "successful-take-effect" if expectation.must_succeed else (
             rule_if_wrong)
         if slot.context_kind == "user" and family.resource != "segment":

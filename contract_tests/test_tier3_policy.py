@@ -355,6 +355,57 @@ def test_unknown_user(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
             f"a user nothing targets: PATCH {sent.status_code} {sent.content[:200]!r}")
 
 
+def test_partial_failure(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
+    family = FAMILIES["patchExpiringTargetsForSegment"]
+    p, slot = fresh, family.slots(fresh)[0]
+    date = suite.target.now_ms() + DAY_MS
+    untargeted = {**_add(family, p, slot, date), "contextKey": p.untargeted_key}
+    _, failed = _send(suite, family, p, [_add(family, p, slot, date), untargeted])
+    atomic = policy.partial_failure == "atomic"
+    _expect("partial-failure", failed == ({0, 1} if atomic else {1}),
+            f"an add beside a failing one (policy {policy.partial_failure}): failed {failed}")
+    want = {} if atomic else {family.key_of(slot): date}
+    _expect("partial-failure", _dates(suite, family, p) == want,
+            f"after it the schedules are {_dates(suite, family, p)} (policy "
+            f"{policy.partial_failure})")
+
+
+@pytest.mark.parametrize("operation_id", FAMILY_IDS)
+def test_version_mismatch(suite: Suite, fresh: Provisioned, policy: Policy,
+                          operation_id: str) -> None:
+    family, p = FAMILIES[operation_id], fresh
+    slot, now = family.slots(p)[0], suite.target.now_ms()
+    _send(suite, family, p, [_add(family, p, slot, now + DAY_MS)])
+    stale = _update(suite, family, p, slot, now + 2 * DAY_MS)
+    stale["version"] = (stale.get("version") or read_schedules(
+        suite.api, family, p)[family.key_of(slot)][1]) + 5
+    response = patch(suite.api, family, p, [stale])
+    if policy.version_mismatch == "conflict":
+        check_status("version-mismatch-fails", response, 409, "a stale version (policy conflict)")
+        code = check_error_body("version-mismatch-fails", response)
+        _expect("version-mismatch", code == _code(policy, "conflict"), f"409 code {code!r}")
+    else:
+        body = check_200_with_errors(response, 1)
+        _expect("version-mismatch", check_error_indices(body, 1) == {0},
+                "a stale version did not fail its instruction (policy fail_instruction)")
+    _expect("version-mismatch", _dates(suite, family, p) == {family.key_of(slot): now + DAY_MS},
+            "a stale update changed the schedule")
+
+
+def test_write_denied(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
+    family = FAMILIES[FAMILY_IDS[0]]
+    assert suite.settings.readonly_token is not None  # the kit's mock has its reader token
+    reader = suite.target.client(token=suite.settings.readonly_token)
+    response = patch(reader, family, fresh, [_add(family, fresh, family.slots(fresh)[0],
+                                                  suite.target.now_ms() + DAY_MS)])
+    status, reference = (401, "unauthorized") if policy.write_denied == "401" else (
+        403, "forbidden")
+    check_status("access-control", response, status,
+                 f"a read-only token's PATCH (policy {policy.write_denied})")
+    code = check_error_body("access-control", response)
+    _expect("write-denied", code == _code(policy, reference), f"HTTP {status} code {code!r}")
+
+
 def test_error_codes(suite: Suite, fresh: Provisioned, policy: Policy) -> None:
     family = FAMILIES[FAMILY_IDS[0]]
     anonymous = suite.target.client(anonymous=True)

@@ -78,19 +78,19 @@ class Operation:
 
 
 RULES: Mapping[str, Rule] = MappingProxyType({
-    "access-control": Rule("access-control", 2, "No or unknown token gets 401; a token without write access gets 403 on a write; unknown project, environment, segment, flag or user gets 404."),
+    "access-control": Rule("access-control", 2, "No or unknown token gets 401; a token without write access gets 403 (or 401) on a write; unknown project, environment, segment or flag gets 404; a user key that nothing targets gets 404 or 200 with no schedules."),
     "error-indices": Rule("error-indices", 2, "Every errors[].instructionIndex is the 0-based position of a failed instruction; indices are unique and within range."),
     "individual-target-required": Rule("individual-target-required", 2, "A removal can only be scheduled for a context that the segment targets individually in that target list, or that the flag targets individually with that variation in that environment."),
-    "instruction-counts": Rule("instruction-counts", 2, "A well-formed request gets 200 even when instructions fail; totalInstructions equals the number sent, successful + failed equals the total, and failedInstructions equals the number of errors."),
+    "instruction-counts": Rule("instruction-counts", 2, "A well-formed request gets 200 even when instructions fail (or 409 for a stale version, nothing applied); each count the answer gives is right: totalInstructions equals the number sent, successful + failed equals it, failedInstructions equals the number of errors (the counts are optional; 1.0 is an integer)."),
     "one-variation-per-flag": Rule("one-variation-per-flag", 2, "A flag schedules a context for removal on at most one variation."),
     "rate-limit": Rule("rate-limit", 2, "Too many requests get 429 with Retry-After and the X-Ratelimit-* headers."),
     "remove-keeps-target": Rule("remove-keeps-target", 2, "Removing a schedule clears it; the context stays individually targeted."),
     "semantic-content-type": Rule("semantic-content-type", 2, "A semantic-patch body sent without the media type `application/json; domain-model=launchdarkly.semanticpatch` is refused with 400 and an error body {code, message}."),
-    "successful-take-effect": Rule("successful-take-effect", 2, "The successful instructions of a request are visible in a GET afterwards; the failed ones left nothing behind."),
+    "successful-take-effect": Rule("successful-take-effect", 2, "The successful instructions of a request are visible in a GET afterwards; the failed ones left nothing behind. (A server that applies a request with failing instructions not at all, as the reference's \"semantic patches are not applied partially\" reads, passes too.)"),
     "update-increments-version": Rule("update-increments-version", 2, "A successful update sets the new date and increments the schedule's _version by one."),
-    "users-are-contexts": Rule("users-are-contexts", 2, "User targets are context targets of kind `user`: the user endpoints and the context endpoints read and write the same schedules."),
+    "users-are-contexts": Rule("users-are-contexts", 2, "User targets are context targets of kind `user`: the user endpoints and the context endpoints read and write the same schedules (and the per-user endpoint shows what the flag's endpoints show)."),
     "version-mismatch-fails": Rule("version-mismatch-fails", 2, "An update whose version does not match (the segment's version for segment user targets, the schedule's _version elsewhere) fails that instruction."),
-    "views-agree": Rule("views-agree", 2, "Every answer that shows a schedule shows the same one: a PATCH answer's items and the GETs right after it, the user and the context endpoints, the per-user and the per-flag endpoints; and every listed schedule belongs to a context the segment or flag targets individually there."),
+    "views-agree": Rule("views-agree", 2, "Every answer that shows a schedule shows the same one: a PATCH answer's items agree with the GET right after it, and every listed schedule belongs to a context the segment or flag targets individually there (the user and context views are users-are-contexts)."),
     "well-formed-or-400": Rule("well-formed-or-400", 2, "A body that does not validate against the operation's request schema (not JSON, no instructions array, wrong types, enum values outside the enum, integers outside int64) is refused with 400."),
 })
 

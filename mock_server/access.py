@@ -91,7 +91,9 @@ class AccessControl:
             return
         method = scope.get("method", "GET").upper()
         if method in WRITE_METHODS and not grant.can_write:
-            await send_error(send, 403, "forbidden", "this access token is read-only", headers)
+            status, code = ((401, "unauthorized") if self.config.policy.write_denied == "401"
+                            else (403, "forbidden"))
+            await send_error(send, status, code, "this access token is read-only", headers)
             return
         match = _PROJECT_PATH.match(path)
         if match and not grant.grants(match.group(1)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "DomainError",
     "InstructionFailed",
+    "VersionMismatch",
     "conflict",
     "invalid_request",
     "not_found",
@@ -27,6 +28,11 @@ class InstructionFailed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class VersionMismatch(InstructionFailed):
+    """An update's ``version`` is not the current one (policy ``version_mismatch``: the
+    instruction fails, or the whole request gets 409)."""
 
 
 def invalid_request(message: str) -> DomainError:

@@ -20,7 +20,7 @@ from typing import Any
 
 from orjson import Fragment
 
-from .errors import InstructionFailed
+from .errors import InstructionFailed, VersionMismatch, conflict
 from .flags import flag_resource, variation_index
 from .instructions import Kinds, KindSpec, action_of, check_instruction, version_refers_to_resource
 from .policy import Policy
@@ -187,24 +187,38 @@ Apply = Callable[[dict[str, Any], str, KindSpec], _Key | None]
 
 
 def _run(
-    view: _Schedules, instructions: Sequence[Any], kinds: Kinds, apply: Apply
+    view: _Schedules, instructions: Sequence[Any], kinds: Kinds, apply: Apply, policy: Policy
 ) -> PatchOutcome:
     """Apply the instructions in order, write the changes back, and collect the outcome.
 
     ``apply`` returns the key of the schedule a successful add or update left (``None`` for a
     remove); those schedules, as they stand at the end, are the outcome's ``schedules``: read
-    from memory, so the answer costs nothing per schedule the PATCH did not touch."""
+    from memory, so the answer costs nothing per schedule the PATCH did not touch. Nothing is
+    written before the end, so a request the policy refuses whole (``version_mismatch:
+    conflict``, ``partial_failure: atomic``) leaves nothing behind."""
     outcome = PatchOutcome(total=len(instructions))
     touched: dict[_Key, None] = {}  # insertion-ordered set
     for index, instruction in enumerate(instructions):
         try:
             kind, spec = check_instruction(instruction, kinds)
             key = apply(instruction, kind, spec)
+        except VersionMismatch as exc:
+            if policy.version_mismatch == "conflict":
+                raise conflict(f"instruction {index}: {exc.message}") from None
+            outcome.errors.append((index, exc.message))
         except InstructionFailed as exc:
             outcome.errors.append((index, exc.message))
         else:
             if key is not None:
                 touched[key] = None
+    if outcome.errors and policy.partial_failure == "atomic":
+        failed = ", ".join(str(i) for i, _ in outcome.errors)
+        note = (f"not applied: instruction(s) {failed} failed, and a semantic patch is applied"
+                " whole or not at all")
+        listed = {i for i, _ in outcome.errors}
+        outcome.errors = sorted([*outcome.errors, *((i, note) for i in range(outcome.total)
+                                                    if i not in listed)])
+        return outcome
     outcome.written, outcome.changed = view.flush()
     outcome.schedules = [s for s in map(view.current.get, touched) if s is not None]
     return outcome
@@ -245,7 +259,7 @@ def patch_segment_schedules(
         )
         return key if listed else None
 
-    return _run(view, instructions, kinds, apply)
+    return _run(view, instructions, kinds, apply, policy)
 
 
 def segment_items(tx: Tx, segment: SegmentRecord, *, users_only: bool, policy: Policy) -> bytes:
@@ -267,7 +281,7 @@ def patch_flag_schedules(
         change = _Change(view, policy, now, instruction, kind, _who(context_kind, context_key))
         return _apply_to_flag(change, flag, env, spec, context_kind, context_key)
 
-    return _run(view, instructions, kinds, apply)
+    return _run(view, instructions, kinds, apply, policy)
 
 
 def flag_items(tx: Tx, flag: FlagRecord, env: str, *, users_only: bool, policy: Policy) -> bytes:
@@ -335,7 +349,7 @@ def patch_user_schedules(
         change = _Change(view, policy, now, instruction, kind, _who("user", user_key))
         return _apply_to_flag(change, flag, env, spec, "user", user_key)
 
-    return _run(view, instructions, kinds, apply)
+    return _run(view, instructions, kinds, apply, policy)
 
 
 def user_items(tx: Tx, project: str, env: str, user_key: str, policy: Policy) -> bytes:
@@ -425,11 +439,11 @@ def _check_version(
         if version is None:
             raise InstructionFailed(f"{kind} needs version (the {resource_kind}'s version)")
         if version != resource_version:
-            raise InstructionFailed(
+            raise VersionMismatch(
                 f"version {version} does not match the {resource_kind}'s version {resource_version}"
             )
     elif version is not None and schedule is not None and version != schedule.version:
-        raise InstructionFailed(
+        raise VersionMismatch(
             f"version {version} does not match the scheduled removal's _version {schedule.version}"
         )
 

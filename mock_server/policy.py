@@ -53,6 +53,14 @@ class Policy:
     count_numbers: Literal["integer", "decimal"] = "integer"
     # the `_version` of a new schedule
     first_version: Literal[1, 0] = 1
+    # a request with failing instructions: the others take effect, or none does (the reference
+    # spec's general "semantic patches are not applied partially"); then every one is failed
+    partial_failure: Literal["apply_successful", "atomic"] = "apply_successful"
+    # an update with a stale version: that instruction fails, or the request gets 409
+    version_mismatch: Literal["fail_instruction", "conflict"] = "fail_instruction"
+    # a read-only token on a write: 403, or 401 (the reference's 401: "does not have permission
+    # for this API call")
+    write_denied: Literal["403", "401"] = "403"
     # the `code` of error answers: the reference spec's examples, or others (wire_policy.py)
     error_codes: Literal["reference", "alternative"] = "reference"
 
