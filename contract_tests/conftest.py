@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +12,13 @@ import pytest
 from hypothesis import settings
 
 from generated.client import Client
+from generated.operations import OPERATIONS
 
 from . import preflight
+from .budget import RunPlan, plan_run, print_plan
+from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
+from .pacing import BudgetSpent
 from .provisioning import Provisioned, Provisioning
 from .recorder import Recorder
 from .report import ConformanceReport
@@ -30,6 +34,8 @@ from .targets import Target, open_target
 SETTINGS = pytest.StashKey[SuiteSettings]()
 RECORDER = pytest.StashKey[Recorder]()
 SEED = pytest.StashKey[int]()
+PLAN = pytest.StashKey[RunPlan]()
+PROBES = pytest.StashKey[int]()  # Schemathesis' authentication probes the run may send
 
 TIER_MARKERS = {
     "tier1": "tier 1: schema (Schemathesis)",
@@ -103,14 +109,90 @@ def _module_rank(item: pytest.Item) -> int:
     return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
 
 
+TIER_OF_MARKER = {"tier1": "1", "tier2": "2", "stateful": "2", "tier3": "3"}
+
+
+def _tier(item: pytest.Item) -> str | None:
+    return next((tier for marker, tier in TIER_OF_MARKER.items()
+                 if item.get_closest_marker(marker)), None)
+
+
+def _selected(item: pytest.Item, chosen: SuiteSettings) -> bool:
+    """Whether TIERS and OPS keep the test (tier 1 is narrowed per operation inside)."""
+    if chosen.tiers is not None and _tier(item) not in chosen.tiers:
+        return False
+    if chosen.operations is None:
+        return True
+    callspec = getattr(item, "callspec", None)
+    operation = callspec.params.get("operation_id") if callspec is not None else None
+    if operation is not None:
+        return operation in chosen.operations
+    if item.get_closest_marker("stateful"):  # all five semantic PATCHes and their GETs
+        return bool(chosen.operations & set(FAMILIES))
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_module_rank)  # stable: within a module, the order of definition
-    if config.stash[SETTINGS].kit_mock:
-        return
-    skip = pytest.mark.skip(reason="tier 3 runs only against the kit's mock")
-    for item in items:
-        if item.get_closest_marker("tier3"):
-            item.add_marker(skip)
+    chosen = config.stash[SETTINGS]
+    kept = [item for item in items if _selected(item, chosen)]
+    if not chosen.kit_mock:
+        skip = pytest.mark.skip(reason="tier 3 runs only against the kit's mock")
+        for item in kept:
+            if item.get_closest_marker("tier3"):
+                item.add_marker(skip)
+    runnable = [item for item in kept if chosen.kit_mock or not item.get_closest_marker("tier3")]
+    plan = plan_run(runnable, chosen.examples,
+                    None if chosen.in_process else chosen.max_requests,
+                    len(chosen.operations or OPERATIONS))
+    dropped = set(plan.dropped)
+    deselected = [item for item in items if item not in kept or item.nodeid in dropped]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in kept if item.nodeid not in dropped]
+    config.stash[PLAN] = plan
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and chosen.max_requests is not None and not chosen.in_process:
+        reporter.write_line(f"contract plan for a budget of {chosen.max_requests} requests: "
+                            f"{plan.describe()}")
+    if any(item.get_closest_marker("tier1") for item in items):  # its probes bypass the pacer
+        config.stash[PROBES] = 2 * len(chosen.operations or OPERATIONS)
+    settings.register_profile("contract", hypothesis_settings(chosen, plan.examples))
+    settings.load_profile("contract")
+    if chosen.plan_only:
+        print_plan(chosen, [item for item in items if item in runnable], plan)
+        pytest.exit("the plan above; nothing was sent", returncode=0)
+
+
+def _budget_spent(exc: BaseException | None) -> BudgetSpent | None:
+    """The `BudgetSpent` an outcome comes from, wherever in its chain or group it sits."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BudgetSpent):
+            return current
+        stack += [current.__cause__, current.__context__,
+                  *getattr(current, "exceptions", ())]
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test the request budget cut short did not run: skipped, and the run stops here (the
+    reports mark it incomplete)."""
+    report = yield
+    spent = _budget_spent(call.excinfo.value if call.excinfo is not None else None)
+    if spent is not None:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"not run: {spent}")
+        item.session.shouldstop = str(spent)
+    return report
 
 
 @dataclass
@@ -122,6 +204,7 @@ class Suite:
     provisioning: Provisioning
     provisioned: Provisioned
     api: Client  # the writer token
+    plan: RunPlan  # examples, phases and cases this run (budget.py)
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +220,8 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
                     returncode=4)
     api = target.client()
     provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
+    target.pacer.cleanup_cost = provisioning.outstanding
+    target.pacer.uncounted = pytestconfig.stash.get(PROBES, 0)
     try:
         provisioned = provisioning.create()
     except ConfigurationError as exc:
@@ -148,7 +233,8 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
         provisioning.delete_all()
         target.close()
         raise
-    yield Suite(suite_settings, target, provisioning, provisioned, api)
+    yield Suite(suite_settings, target, provisioning, provisioned, api,
+                pytestconfig.stash[PLAN])
     leftovers = provisioning.delete_all()
     target.close()
     if leftovers:

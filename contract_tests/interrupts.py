@@ -62,6 +62,11 @@ class Interrupts:
         raise KeyboardInterrupt
 
     @property
+    def is_cleaning(self) -> bool:
+        """Inside `cleaning()`: the cleanup's requests may use what the budget kept for them."""
+        return self._cleaning > 0
+
+    @property
     def pending(self) -> bool:
         return self.signum is not None and not self.delivered and not self._cleaning
 

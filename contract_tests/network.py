@@ -41,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from .interrupts import INTERRUPTS
+from .pacing import Pacer
 
 __all__ = [
     "GATEWAY_STATUSES",
@@ -112,8 +113,10 @@ class _Attempts:
     """The retry decisions for one request (shared by the httpx and requests paths)."""
 
     def __init__(self, policy: RetryPolicy, method: str, path: str, on_event: Event | None,
-                 sleep: Callable[[float], None], rng: random.Random) -> None:
+                 sleep: Callable[[float], None], rng: random.Random,
+                 pacer: Pacer | None = None, credential: str | None = None) -> None:
         self.policy, self.method, self.path = policy, method.upper(), path
+        self.pacer, self.credential = pacer, credential
         self.idempotent = self.method in IDEMPOTENT_METHODS
         self.on_event = on_event or (lambda _: None)
         self.sleep, self.rng = sleep, rng
@@ -130,6 +133,8 @@ class _Attempts:
         closes an answer that is not returned, so that its connection can be reused."""
         while True:
             INTERRUPTS.check()
+            if self.pacer is not None:
+                self.pacer.before_send(self._what(), self.credential)
             try:
                 response = send_once()
             except network_errors as exc:
@@ -137,6 +142,8 @@ class _Attempts:
                 if error is None:
                     continue
                 raise error from exc
+            if self.pacer is not None:
+                self.pacer.after_answer(response.headers, self.credential)
             status = response.status_code
             if status in GATEWAY_STATUSES:
                 error = self.after_gateway_error(status)
@@ -204,17 +211,19 @@ class RetryingTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport, policy: RetryPolicy | None = None,
                  on_event: Event | None = None, sleep: Callable[[float], None] = time.sleep,
-                 ) -> None:
+                 pacer: Pacer | None = None) -> None:
         self._inner = inner
         self.policy = policy or RetryPolicy()
         self._on_event = on_event
         self._sleep = sleep
         self._rng = random.Random()
+        self._pacer = pacer
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         attempts = _Attempts(self.policy, request.method, request.url.path, self._on_event,
-                             self._sleep, self._rng)
+                             self._sleep, self._rng, self._pacer,
+                             request.headers.get("authorization"))
         return attempts.send(lambda: self._inner.handle_request(request),
                              (httpx.TransportError,), _httpx_unsent, _discard_httpx)
 
@@ -249,7 +258,7 @@ def _discard_requests(response: Any) -> None:
 
 
 def retrying_session(policy: RetryPolicy | None = None, on_event: Event | None = None,
-                     timeout_s: float = 30.0) -> Any:
+                     timeout_s: float = 30.0, pacer: Pacer | None = None) -> Any:
     """A `requests.Session` (for Schemathesis' ``case.call``) with the same policy."""
     import requests
     from requests.adapters import HTTPAdapter
@@ -262,7 +271,8 @@ def retrying_session(policy: RetryPolicy | None = None, on_event: Event | None =
             if kwargs.get("timeout") is None:
                 kwargs["timeout"] = timeout_s
             path = request.path_url.split("?", 1)[0]
-            attempts = _Attempts(chosen, request.method or "GET", path, on_event, time.sleep, rng)
+            attempts = _Attempts(chosen, request.method or "GET", path, on_event, time.sleep, rng,
+                                 pacer, request.headers.get("Authorization"))
             return attempts.send(
                 lambda: super(RetryingAdapter, self).send(request, **kwargs),
                 (requests.exceptions.ConnectionError, requests.exceptions.Timeout),

@@ -39,6 +39,7 @@ from generated.operations import OPERATIONS
 
 from .interrupts import INTERRUPTS
 from .network import InfrastructureError, RetryingTransport, RetryPolicy
+from .pacing import Pacer
 from .provisioning import create_surviving, new_run_id
 from .settings import ConfigurationError, SuiteSettings
 
@@ -53,8 +54,9 @@ THROWAWAYS = {"segment": ("postSegment", "getSegment", "deleteSegment", "segment
               "flag": ("postFeatureFlag", "getFeatureFlag", "deleteFeatureFlag", "featureFlagKey")}
 
 
-def check(settings: SuiteSettings) -> None:
-    """Run the pre-flight against ``settings.base_url``; ConfigurationError with one line."""
+def check(settings: SuiteSettings) -> int:
+    """Run the pre-flight against ``settings.base_url``; ConfigurationError with one line.
+    Returns how many requests it sent (they count against the run's request budget)."""
     assert settings.base_url is not None, "the pre-flight is for a base URL"
     parts = urlsplit(settings.base_url)
     if parts.path.strip("/"):
@@ -62,12 +64,14 @@ def check(settings: SuiteSettings) -> None:
             f"BASE_URL has a path ({parts.path}): give the server's root, "
             f"{parts.scheme}://{parts.netloc} (the operations' paths start with /api/v2)"
         )
-    transport = RetryingTransport(httpx.HTTPTransport(retries=0), POLICY)
+    pacer = Pacer(rate=settings.rate)
+    transport = RetryingTransport(httpx.HTTPTransport(retries=0), POLICY, pacer=pacer)
     with httpx.Client(base_url=settings.base_url, transport=transport, timeout=TIMEOUT) as http:
         try:
             _Preflight(settings, http).run()
         except InfrastructureError as exc:
             raise ConfigurationError(_unreachable(settings.base_url, exc)) from None
+    return pacer.sent
 
 
 def discard_reports(directory: Path) -> None:

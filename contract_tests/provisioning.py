@@ -117,6 +117,10 @@ class Provisioning:
         self.track(kind, key)
         return key
 
+    def outstanding(self) -> int:
+        """How many resources are still to delete: the requests the cleanup needs."""
+        return len(self._segments) + len(self._flags)
+
     def track(self, kind: str, key: str) -> None:
         """Remember a segment or flag to delete at the end."""
         keys = self._segments if kind == "segment" else self._flags

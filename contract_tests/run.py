@@ -100,8 +100,18 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
         f"--junitxml={reports / 'junit.xml'}", f"--reports-dir={reports}",
         f"--hypothesis-seed={args.seed}",
         *(["--examples", str(args.examples)] if args.examples else []),
+        *(["--max-requests", str(args.max_requests)] if args.max_requests else []),
+        *(["--rate", str(args.rate)] if args.rate else []),
+        *(["--tiers", args.tiers] if args.tiers else []),
+        *(["--ops", args.ops] if args.ops else []),
+        *(["--plan"] if args.plan else []),
         *extra,
     ]
+
+
+def _with_budget(command: list[str], remaining: int) -> list[str]:
+    at = command.index("--max-requests")
+    return [*command[:at + 1], str(remaining), *command[at + 2:]]
 
 
 def _run_pytest(command: list[str]) -> int:
@@ -152,6 +162,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--examples", type=int, default=None, help="Hypothesis examples per test")
     parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
     parser.add_argument("--reports-dir", default="reports", help="where reports go (reports/)")
+    parser.add_argument("--max-requests", type=int, default=None,
+                        help="a live target: send at most N requests (MAX_REQUESTS)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="a live target: at most R requests per second (RATE)")
+    parser.add_argument("--tiers", default=None, help="run only these tiers, e.g. 1,2 (TIERS)")
+    parser.add_argument("--ops", default=None, help="run only these operationIds (OPS)")
+    parser.add_argument("--plan", action="store_true",
+                        help="print what would run and its estimate; send nothing (PLAN=1)")
     return parser
 
 
@@ -200,8 +218,10 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
     try:
         settings = settings_from(suite_options(command))
         secrets = settings.secrets
-        if settings.probe:
-            preflight.check(settings)
+        if settings.probe and not settings.plan_only:
+            spent = preflight.check(settings)
+            if settings.max_requests is not None:  # the pre-flight's requests count too
+                command = _with_budget(command, settings.max_requests - spent)
     except ConfigurationError as exc:
         preflight.discard_reports(Path(args.reports_dir))
         message = Recorder(secrets=secrets).redact(str(exc))

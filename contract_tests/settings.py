@@ -46,6 +46,11 @@ class SuiteSettings:
     shrink: bool = True  # let Hypothesis shrink a failing example (more requests)
     mock_policy: str = "reference"  # in-process: the tier-3 policy variant the mock is built with
     expect_policy: str | None = None  # tier 3 checks this variant (default: the mock's own)
+    max_requests: int | None = None  # a live target: never send more (pacing.py)
+    rate: float | None = None  # a live target: at most this many requests per second
+    tiers: frozenset[str] | None = None  # run only these tiers ("1", "2", "3"); None: all
+    operations: frozenset[str] | None = None  # run only the tests of these operationIds
+    plan_only: bool = False  # print what would run and its estimate; send nothing
 
     @property
     def in_process(self) -> bool:
@@ -89,6 +94,24 @@ def add_options(parser: Any) -> None:
     )
     group.addoption("--reports-dir", default="reports", help="where reports are written")
     group.addoption(
+        "--max-requests", type=int, default=None, metavar="N",
+        help="a live target: send at most N requests in the whole run (the cleanup's are kept "
+        "in reserve); the examples per test are chosen to fit, and a run that reaches N stops "
+        "and is reported incomplete",
+    )
+    group.addoption(
+        "--rate", type=float, default=None, metavar="R",
+        help="a live target: at most R requests per second (the target's own X-Ratelimit-* "
+        "headers are always obeyed)",
+    )
+    group.addoption("--tiers", default=None, metavar="1,2",
+                    help="run only these tiers (TIERS=1,2; the stateful run is tier 2)")
+    group.addoption("--ops", default=None, metavar="operationId,...",
+                    help="run only the tests of these operations (OPS=...; tier 1 per operation)")
+    group.addoption("--plan", action="store_true",
+                    help="print the tests, the estimated requests and the resources the run "
+                    "would create, and send nothing (PLAN=1)")
+    group.addoption(
         "--mock-policy", default=None, metavar="VARIANT",
         help="in-process: build the kit's mock with this tier-3 policy variant "
         "(mock_server/policy.py: reference, alternative, alternative-2)",
@@ -128,6 +151,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         100 if base_url is None else 25
     )
     mock_policy, expect_policy = _policy_options(options, in_process=base_url is None)
+    max_requests, rate = _pacing_options(options)
     return SuiteSettings(
         base_url=base_url,
         token=token,
@@ -142,7 +166,43 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         shrink=not options.no_shrink,
         mock_policy=mock_policy,
         expect_policy=expect_policy,
+        max_requests=max_requests,
+        rate=rate,
+        tiers=_listed(options, "tiers", {"1", "2", "3"}, "TIERS"),
+        operations=_listed(options, "ops", _operation_ids(), "OPS"),
+        plan_only=bool(getattr(options, "plan", False)),
     )
+
+
+def _operation_ids() -> set[str]:
+    from generated.operations import OPERATIONS
+
+    return set(OPERATIONS)
+
+
+def _listed(options: Any, name: str, allowed: set[str], variable: str) -> frozenset[str] | None:
+    """A comma-separated selection, every entry checked against what exists."""
+    raw = getattr(options, name, None)
+    if not raw:
+        return None
+    chosen = frozenset(part.strip() for part in str(raw).split(",") if part.strip())
+    unknown = sorted(chosen - allowed)
+    if unknown or not chosen:
+        raise ConfigurationError(f"{variable}={raw!r}: {', '.join(unknown) or 'nothing'} is not "
+                                 f"one of {', '.join(sorted(allowed))}")
+    return chosen
+
+
+def _pacing_options(options: Any) -> tuple[int | None, float | None]:
+    max_requests = getattr(options, "max_requests", None)
+    rate = getattr(options, "rate", None)
+    if max_requests is not None and max_requests < 50:
+        raise ConfigurationError(f"--max-requests {max_requests} is too small: the setup and "
+                                 "cleanup alone need about 50 requests (MAX_REQUESTS=50 or more)")
+    if rate is not None and not rate > 0:
+        raise ConfigurationError(f"--rate {rate} must be a positive number of requests per "
+                                 "second (RATE=...)")
+    return max_requests, rate
 
 
 def _policy_options(options: Any, *, in_process: bool) -> tuple[str, str | None]:
@@ -175,12 +235,12 @@ def require_live_keys(environ: os._Environ[str] | dict[str, str] = os.environ) -
         )
 
 
-def hypothesis_settings(suite: SuiteSettings) -> settings:
+def hypothesis_settings(suite: SuiteSettings, examples: int | None = None) -> settings:
     """The suite's Hypothesis profile: its example count, no deadline (a live server's latency
     is not the property under test), no example database (the files could hold tokens), and
     without shrinking under ``--no-shrink``."""
     return settings(
-        max_examples=suite.examples,
+        max_examples=examples or suite.examples,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

@@ -15,6 +15,7 @@ import httpx
 from generated.client import Client
 
 from .network import RetryingTransport, retrying_session
+from .pacing import Pacer
 from .recorder import Recorder, RecordingTransport
 from .settings import ConfigurationError, SuiteSettings
 from .transport import SyncASGITransport
@@ -34,10 +35,13 @@ class Target:
         self.recorder = recorder
         self.app = app  # the ASGI app when in-process
         self.base_url = settings.base_url or IN_PROCESS_URL
-        # a live target: bounded retries, network failures raised as InfrastructureError
+        # a live target: the budget and pacing (pacing.py), bounded retries, network failures
+        # raised as InfrastructureError (network.py)
+        self.pacer = Pacer(settings.max_requests, settings.rate)
         self._inner: httpx.BaseTransport = (
             SyncASGITransport(app) if app is not None else RetryingTransport(
-                httpx.HTTPTransport(retries=0), on_event=recorder.network_event)
+                httpx.HTTPTransport(retries=0), on_event=recorder.network_event,
+                pacer=self.pacer)
         )
         self._transport = RecordingTransport(self._inner, recorder)
         self._clients: list[Client] = []
@@ -54,8 +58,9 @@ class Target:
     def client(self, token: str | None = None, *, anonymous: bool = False) -> Client:
         """A generated client on this target; the writer token unless told otherwise."""
         chosen = None if anonymous else (token or self.settings.token)
-        client = Client(self.base_url, chosen, transport=self._transport, max_retries=5,
-                        max_retry_wait=60.0, timeout=30.0)
+        # no retries of its own: the transport's policy (network.py) is the kit's one policy
+        client = Client(self.base_url, chosen, transport=self._transport, max_retries=0,
+                        timeout=30.0)
         self._clients.append(client)
         return client
 
@@ -67,7 +72,7 @@ class Target:
     def requests_session(self) -> Any:
         """A `requests.Session` for Schemathesis' ``case.call`` on a base URL, with the same
         retry policy as the suite's own requests (network.py)."""
-        session = retrying_session(on_event=self.recorder.network_event)
+        session = retrying_session(on_event=self.recorder.network_event, pacer=self.pacer)
         self._sessions.append(session)
         return session
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .access import AccessControl
-from .admin import AdminRoutes
+from .admin import AdminRoutes, CountRequests, Tally
 from .clock import Clock, SettableClock, SystemClock
 from .config import Config, load_config
 from .ratelimit import FixedWindowLimiter
@@ -68,11 +68,14 @@ def create_mock_app(
     app: Any = create_app(backend, body_models=False)
     if config.policy.media_type_value == "exact":
         app = ExactMediaTypeValue(app)
+    tally = Tally()
     if config.admin:
         if not isinstance(clock, SettableClock):
             raise ValueError("the clock admin route needs a SettableClock")
-        app = AdminRoutes(app, clock, config.policy)
+        app = AdminRoutes(app, clock, config.policy, tally)
     app = AccessControl(app, config, FixedWindowLimiter(config.rate_limit, clock))
     if config.policy.error_codes == "alternative":
         app = AlternativeErrorCodes(app)
+    if config.admin:  # outermost: every request the server answered
+        app = CountRequests(app, tally)
     return MockServer(app, config, clock, store, service)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -47,3 +48,14 @@ def recognisable_token() -> str:
 def files_containing(directory: Path, needle: str) -> list[Path]:
     return sorted(p for p in directory.rglob("*")
                   if p.is_file() and needle.encode() in p.read_bytes())
+
+
+def resources_left(db: Path) -> list[str]:
+    """Segments and flags with the suite's prefix in a mock's store (read-only; WAL lets a
+    reader in while the server runs)."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [row[0] for table in ("segments", "flags")
+                for row in connection.execute(f"SELECT key FROM {table} WHERE key LIKE 'ct-%'")]
+    finally:
+        connection.close()

@@ -13,14 +13,13 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from suite_helpers import PYTHON, recognisable_token, run
+from suite_helpers import PYTHON, recognisable_token, resources_left, run
 
 from contract_tests import preflight
 from contract_tests.run import suite_options, write_mock_config
@@ -66,17 +65,6 @@ def static_server(tmp_path: Path) -> Iterator[str]:
         thread.join(5)
 
 
-def _leftovers(mock: MockProcess) -> list[str]:
-    """Segments and flags with the suite's prefix in the mock's store (read-only; WAL lets a
-    reader in while the server runs)."""
-    connection = sqlite3.connect(f"file:{mock.db}?mode=ro", uri=True)
-    try:
-        return [row[0] for table in ("segments", "flags")
-                for row in connection.execute(f"SELECT key FROM {table} WHERE key LIKE 'ct-%'")]
-    finally:
-        connection.close()
-
-
 def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[str],
              **environ: str) -> str:
     """Run the runner against `base_url` with GOOD overridden by `environ` (an empty value
@@ -99,7 +87,7 @@ def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[st
     assert not any(token in result.output for token in TOKENS)
     assert seconds < BUDGET_S
     assert sorted(p.name for p in reports.iterdir()) == []
-    assert _leftovers(mock) == []
+    assert resources_left(mock.db) == []
     return lines[0]
 
 
@@ -171,4 +159,4 @@ def test_a_good_configuration_passes_and_leaves_nothing(mock: MockProcess) -> No
     started = time.monotonic()
     preflight.check(settings)
     assert time.monotonic() - started < BUDGET_S
-    assert _leftovers(mock) == []
+    assert resources_left(mock.db) == []

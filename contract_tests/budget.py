@@ -1,0 +1,143 @@
+"""What a run will send, and how to fit a run into a request budget.
+
+`RunPlan` is what the suite runs with: examples per Hypothesis test, whether tier 1 runs
+Schemathesis' boundary-value (coverage) phase, how many stateful runs, and which of the many
+fixed-case tests (content types, malformed bodies, access control) run. Without a budget it is
+the full suite. With ``--max-requests N`` the plan is the largest that its estimate keeps within
+N: examples go down first (to one), then the coverage phase goes, then the fixed cases are thinned
+out round-robin over the operations, so that every operation keeps a case of every kind for as
+long as the budget allows. The estimate is a cost model measured on the kit's mock (requests per
+example, per case, per resource: `COSTS`); the pacer (pacing.py) enforces the budget itself, so an
+estimate that is off ends the run early and incomplete, never over N.
+
+``--plan`` prints the plan and its estimate and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from .settings import SuiteSettings
+
+__all__ = ["COSTS", "RunPlan", "estimate", "plan_run", "print_plan"]
+
+# Requests, measured in-process on the kit's mock (seed 1, 2026-12-01; docs/contract-suite.md).
+COSTS = {
+    "schema-coverage-per-operation": 30.0,  # tier 1's boundary-value phase, per operation
+    "schema-per-example": 1.6,  # tier 1, per example per operation (positive and negative)
+    "schema-probes-per-operation": 2.0,  # Schemathesis' authentication probes, once a run
+    "semantics-per-example": 7.7,  # a tier-2 semantic example: reset, schedule, GETs, PATCH
+    "stateful-per-step": 6.75,  # a step of a stateful run and the GETs of its invariant
+    "fixed-case": 5.5,  # one content-type, malformed-body or access-control case
+    "resources": 40.0,  # the setup's segments and flags, created and deleted
+}
+FIXED_CASE_MODULE = "test_tier2_access"
+SEMANTICS_MODULE = "test_tier2_semantics"
+STATEFUL_MODULE = "test_tier2_stateful"
+SCHEMA_MODULE = "test_tier1_schema"
+BUDGET_STATEFUL_STEPS = 10  # a budgeted run's stateful runs are shorter
+USABLE_SHARE = 0.9  # of the budget: the rest absorbs retries and estimates that are low
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    examples: int
+    schema_coverage: bool = True
+    stateful_runs: int = 3
+    stateful_steps: int = 40
+    dropped: tuple[str, ...] = ()  # node ids of fixed cases left out to fit the budget
+    estimate: int = 0  # requests the plan is expected to send
+
+    def describe(self) -> str:
+        return (f"{self.examples} examples per test, tier 1 coverage phase "
+                f"{'on' if self.schema_coverage else 'off'}, {self.stateful_runs} stateful "
+                f"run(s) of {self.stateful_steps} steps, {len(self.dropped)} fixed case(s) left "
+                f"out; about {self.estimate} requests")
+
+
+def _module(item: pytest.Item) -> str:
+    return item.module.__name__.rpartition(".")[2] if isinstance(item, pytest.Function) else ""
+
+
+def _operation_key(item: pytest.Item) -> str:
+    """What a fixed case is about (its operation and its kind of check), for thinning out
+    round-robin: every operation keeps one case of every kind before any gets a second."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return f"{params.get('operation_id', '')}:{getattr(item, 'originalname', item.name)}"
+
+
+def estimate(items: Sequence[pytest.Item], examples: int, schema_coverage: bool,
+             stateful_runs: int, stateful_steps: int, operations: int) -> int:
+    modules = Counter(_module(item) for item in items)
+    total = COSTS["resources"]
+    if modules[SCHEMA_MODULE]:
+        total += operations * (examples * COSTS["schema-per-example"]
+                               + COSTS["schema-probes-per-operation"]
+                               + (COSTS["schema-coverage-per-operation"] if schema_coverage
+                                  else 0))
+    total += modules[SEMANTICS_MODULE] * examples * COSTS["semantics-per-example"]
+    total += (modules[STATEFUL_MODULE] * stateful_runs * stateful_steps
+              * COSTS["stateful-per-step"])
+    total += modules[FIXED_CASE_MODULE] * COSTS["fixed-case"]
+    return round(total)
+
+
+def plan_run(items: Sequence[pytest.Item], examples: int, budget: int | None,
+             operations: int) -> RunPlan:
+    """The full plan for `examples`, or the largest one whose estimate fits `budget`."""
+    def cost(e: int, coverage: bool, kept: Sequence[pytest.Item]) -> int:
+        return estimate(kept, e, coverage, max(1, e // 8), BUDGET_STATEFUL_STEPS, operations)
+
+    def fitted(e: int, coverage: bool, dropped: tuple[str, ...] = (),
+               kept: Sequence[pytest.Item] = items) -> RunPlan:
+        return RunPlan(e, coverage, max(1, e // 8), BUDGET_STATEFUL_STEPS, dropped,
+                       cost(e, coverage, kept))
+
+    full = RunPlan(examples, True, max(3, examples // 8),
+                   estimate=estimate(items, examples, True, max(3, examples // 8), 40,
+                                     operations))
+    if budget is None or full.estimate <= budget * USABLE_SHARE:
+        return full
+    usable = budget * USABLE_SHARE
+    for coverage in (True, False):
+        for e in range(examples, 0, -1):
+            if cost(e, coverage, items) <= usable:
+                return fitted(e, coverage)
+    # one example, no coverage phase: thin out the fixed cases, the last round first
+    fixed = [item for item in items if _module(item) == FIXED_CASE_MODULE]
+    rounds: Counter[str] = Counter()
+    ranked = []
+    for index, item in enumerate(fixed):
+        key = _operation_key(item)
+        ranked.append((rounds[key], index, item))
+        rounds[key] += 1
+    ranked.sort(key=lambda entry: entry[:2])
+    others = [item for item in items if _module(item) != FIXED_CASE_MODULE]
+    kept = len(ranked)
+    while kept > 0 and cost(1, False, [*others, *(r[2] for r in ranked[:kept])]) > usable:
+        kept -= 1
+    return fitted(1, False, tuple(r[2].nodeid for r in ranked[kept:]),
+                  [*others, *(r[2] for r in ranked[:kept])])
+
+
+def print_plan(settings: SuiteSettings, items: Sequence[pytest.Item], plan: RunPlan) -> None:
+    """PLAN=1: what the run would do, before anything is sent."""
+    by_tier: Counter[str] = Counter()
+    for item in items:
+        marker = next((m for m in ("tier1", "tier2", "stateful", "tier3")
+                       if item.get_closest_marker(m)), "other")
+        by_tier[marker] += 1
+    print(f"\nplan for {settings.target_name} (project {settings.project_key}, environment "
+          f"{settings.environment_key}):")
+    print("  tests: " + ", ".join(f"{tier} {n}" for tier, n in sorted(by_tier.items())))
+    for item in items:
+        print(f"    {item.nodeid}")
+    print(f"  {plan.describe()}"
+          + (f" (budget {settings.max_requests})" if settings.max_requests else ""))
+    print("  creates: segments and flags keyed ct-<time>-<random>-…, each with individual "
+          "targets; all deleted at the end")

@@ -1,0 +1,112 @@
+"""How fast and how much the suite may send to a live target: one `Pacer` per run.
+
+Three limits, applied before every request that leaves for the target (network.py):
+
+- the request budget (``--max-requests N``, ``MAX_REQUESTS=N``): the run never sends more than
+  N. The requests the cleanup will need (one DELETE per resource still alive) stay reserved, so
+  a spent budget stops the tests but never the cleanup. When the tests would go past it, the
+  request is not sent and `BudgetSpent` ends the test; pytest stops the run there (conftest.py)
+  and the reports say what did not run.
+- a rate cap (``--rate R``, ``RATE=R``): at most R requests per second, evenly spaced, for
+  targets that advertise no limit.
+- the target's own advertised limit: LaunchDarkly answers with ``X-Ratelimit-Global-Remaining``
+  (requests left in the current ten-second window) and ``X-Ratelimit-Reset`` (when it ends, epoch
+  milliseconds; the reference spec's introduction). When nothing is left, the pacer waits for the
+  reset instead of being refused, so a run against a target that advertises its limits gets no
+  429 at all. A 429 that comes anyway is still obeyed (`Retry-After`, network.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .interrupts import INTERRUPTS
+
+__all__ = ["BudgetSpent", "Pacer"]
+
+RESET_MARGIN_S = 0.05  # past the advertised reset, for clocks a little apart
+MAX_WINDOW_WAIT_S = 11.0  # LaunchDarkly's windows are ten seconds: never wait longer for one
+
+
+class BudgetSpent(BaseException):
+    """The request budget is spent: the run stops here, cleanly (not a contract failure, not
+    the infrastructure's). A BaseException, like InfrastructureError, so that no check and no
+    Hypothesis example swallows it."""
+
+
+@dataclass
+class Pacer:
+    max_requests: int | None = None
+    rate: float | None = None  # requests per second
+    cleanup_cost: Callable[[], int] = lambda: 0  # requests the cleanup still needs
+    # requests that leave without passing here (Schemathesis' authentication probes: at most two
+    # per operation and run), kept from the budget
+    uncounted: int = 0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    sent: int = 0
+    waited_s: float = 0.0  # time spent waiting for the target's window or the rate cap
+    _next_slot: float = 0.0
+    # per credential (a hash of it: limits may be per token or per account): what the target
+    # said is left in its window, and when that window ends (wall clock, seconds)
+    _windows: dict[int, tuple[int, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def spent(self) -> bool:
+        return self.max_requests is not None and self.sent >= self._limit()
+
+    def _limit(self) -> int:
+        assert self.max_requests is not None
+        if INTERRUPTS.is_cleaning:  # the reserve was kept for this
+            return self.max_requests
+        return self.max_requests - self.cleanup_cost() - self.uncounted
+
+    def before_send(self, what: str, credential: str | None) -> None:
+        """Wait until the request may go, count it; `BudgetSpent` if it may not go at all."""
+        with self._lock:
+            if self.max_requests is not None and self.sent >= self._limit():
+                raise BudgetSpent(f"request budget of {self.max_requests} spent before {what} "
+                                  f"({self.sent} sent, {self.cleanup_cost()} kept for the cleanup"
+                                  f", {self.uncounted} for authentication probes)")
+            self._wait(self._window_wait(hash(credential)))
+            self._wait(self._rate_wait())
+            self.sent += 1
+
+    def after_answer(self, headers: Mapping[str, str], credential: str | None) -> None:
+        """Learn the target's window from an answer's rate-limit headers, if it sends them."""
+        remaining, reset = (headers.get("x-ratelimit-global-remaining"),
+                            headers.get("x-ratelimit-reset"))
+        try:
+            window = (int(remaining or ""), int(reset or "") / 1000)
+        except ValueError:
+            return
+        with self._lock:
+            self._windows[hash(credential)] = window
+
+    def _window_wait(self, key: int) -> float:
+        """Nothing left in the window the last answer described: wait for its end."""
+        remaining, reset_at = self._windows.get(key, (1, 0.0))
+        if remaining > 0:
+            self._windows[key] = (remaining - 1, reset_at) if key in self._windows else (
+                remaining, reset_at)
+            return 0.0
+        del self._windows[key]  # a new window: learnt again from the next answer
+        return min(MAX_WINDOW_WAIT_S, max(0.0, reset_at - self.wall() + RESET_MARGIN_S))
+
+    def _rate_wait(self) -> float:
+        if not self.rate:
+            return 0.0
+        now = self.clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / self.rate
+        return slot - now
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.waited_s += seconds
+            self.sleep(seconds)

@@ -1,0 +1,161 @@
+"""The request budget, the plan and the pacing of a live run (contract_tests/budget.py,
+pacing.py), against the kit's mock as a real process on 127.0.0.1: requests are counted at the
+server (``/_admin/requests``), 429s in the suite's own summary."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from suite_helpers import PYTHON, resources_left, run
+
+from contract_tests.interrupts import INTERRUPTS
+from contract_tests.pacing import BudgetSpent, Pacer
+from contract_tests.run import write_mock_config
+from contract_tests.settings import MOCK_READER_TOKEN, MOCK_WRITER_TOKEN
+from generated.operations import OPERATIONS
+from mock_server.process import MockProcess
+
+ENV = {"LD_API_TOKEN": MOCK_WRITER_TOKEN, "LD_API_TOKEN_READONLY": MOCK_READER_TOKEN,
+       "LD_PROJECT_KEY": "default", "LD_ENVIRONMENT_KEY": "test"}
+
+
+# -- the pacer on its own, on a fake clock ------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _pacer(**kwargs: object) -> tuple[Pacer, FakeTime]:
+    fake = FakeTime()
+    return Pacer(sleep=fake.sleep, clock=lambda: fake.now, wall=lambda: fake.now,
+                 **kwargs), fake  # type: ignore[arg-type]
+
+
+def test_the_pacer_waits_for_the_advertised_window_instead_of_a_429() -> None:
+    pacer, fake = _pacer()
+    pacer.before_send("GET /a", "token")
+    pacer.after_answer({"x-ratelimit-global-remaining": "1",
+                        "x-ratelimit-reset": str(int((fake.now + 4) * 1000))}, "token")
+    pacer.before_send("GET /b", "token")  # the last one of the window: no wait
+    assert fake.slept == []
+    pacer.before_send("GET /c", "other-token")  # another credential, another window
+    assert fake.slept == []
+    pacer.before_send("GET /d", "token")  # nothing left: wait for the reset
+    assert fake.slept and 4.0 <= fake.slept[0] <= 4.1
+    assert pacer.sent == 4
+
+
+def test_the_rate_cap_spaces_requests_evenly() -> None:
+    pacer, fake = _pacer(rate=4.0)
+    for _ in range(5):
+        pacer.before_send("GET /x", None)
+    assert fake.slept == pytest.approx([0.25] * 4)
+
+
+def test_a_spent_budget_stops_the_tests_but_not_the_cleanup() -> None:
+    pacer, _ = _pacer(max_requests=10, cleanup_cost=lambda: 3, uncounted=2)
+    for _ in range(5):
+        pacer.before_send("GET /x", None)
+    with pytest.raises(BudgetSpent, match="budget of 10 spent"):
+        pacer.before_send("GET /y", None)
+    with INTERRUPTS.cleaning():
+        for _ in range(5):
+            pacer.before_send("DELETE /z", None)
+        with pytest.raises(BudgetSpent):
+            pacer.before_send("DELETE /z", None)
+    assert pacer.sent == 10
+
+
+# -- the plan -------------------------------------------------------------------------------------
+
+
+def test_plan_prints_the_tests_and_the_estimate_and_sends_nothing(tmp_path: Path) -> None:
+    result = run([PYTHON, "-m", "contract_tests.run", "--base-url", "http://127.0.0.1:9",
+                  "--max-requests", "500", "--plan", "--reports-dir", str(tmp_path)],
+                 cwd=tmp_path, env=ENV, timeout=120)
+    assert result.returncode == 0, result.output
+    estimate = int(re.search(r"about (\d+) requests \(budget 500\)", result.output).group(1))  # type: ignore[union-attr]
+    assert estimate <= 450
+    assert "test_tier1_schema.py::test_schema_conformance" in result.output
+    assert "nothing was sent" in result.output
+    assert "cannot reach" not in result.output  # no pre-flight: port 9 is closed
+
+
+# -- live runs against the mock -----------------------------------------------------------------
+
+
+@pytest.fixture
+def mock(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MockProcess]:
+    config = write_mock_config(tmp_path / "mock.yaml")
+    limit = getattr(request, "param", None)
+    if limit is not None:
+        data = yaml.safe_load(config.read_text())
+        data["rate_limit"] = {"requests_per_10s": limit}
+        config.write_text(yaml.safe_dump(data))
+    with MockProcess(tmp_path / "mock.sqlite3", config, tmp_path / "mock.log") as server:
+        yield server
+
+
+def _served(mock: MockProcess) -> int:
+    response = httpx.get(f"{mock.base_url}/_admin/requests",
+                         headers={"Authorization": MOCK_WRITER_TOKEN})
+    return int(response.json()["count"])
+
+
+def _contract(mock: MockProcess, tmp_path: Path, budget: int) -> tuple[str, int, float]:
+    started = time.monotonic()
+    result = run([PYTHON, "-m", "contract_tests.run", "--base-url", mock.base_url,
+                  "--max-requests", str(budget), "--seed", "1",
+                  "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, env=ENV,
+                 timeout=300)
+    return result.output, result.returncode, time.monotonic() - started
+
+
+def test_a_budget_of_500_is_kept_at_the_server_and_reaches_every_operation(
+        mock: MockProcess, tmp_path: Path) -> None:
+    before = _served(mock)
+    output, status, _ = _contract(mock, tmp_path, 500)
+    sent = _served(mock) - before
+    print(f"\n[budget] MAX_REQUESTS=500: {sent} requests counted at the server")
+    assert status == 0, output[-3000:]
+    assert sent <= 500
+    matrix = (tmp_path / "reports" / "conformance.md").read_text()
+    for operation_id in OPERATIONS:
+        row = next(line for line in matrix.splitlines() if line.startswith(f"| `{operation_id}`"))
+        assert "passed" in row.split("|")[2], row  # tier 1 of every operation ran
+    assert resources_left(mock.db) == []
+
+
+def test_a_budget_too_small_stops_the_run_cleanly(mock: MockProcess, tmp_path: Path) -> None:
+    before = _served(mock)
+    output, status, _ = _contract(mock, tmp_path, 60)
+    assert _served(mock) - before <= 60
+    assert status == 2 and "request budget of" in output, output[-3000:]
+    assert resources_left(mock.db) == []
+
+
+@pytest.mark.parametrize("mock", [100], indirect=True, ids=["100-per-10s"])
+def test_a_run_paced_by_the_advertised_limit_gets_no_429(mock: MockProcess,
+                                                         tmp_path: Path) -> None:
+    before = _served(mock)
+    output, status, wall = _contract(mock, tmp_path, 250)
+    sent = _served(mock) - before
+    windows = -(-sent // 100) - 1  # the window ends the requests have to wait for, at least
+    print(f"\n[pacing] {sent} requests at 100 per 10 s in {wall:.1f} s (at least "
+          f"{max(0, windows - 1) * 10} s + the time to the first window end)")
+    assert status == 0, output[-3000:]
+    assert "network retries: none" in output  # not one 429 waited out
+    assert sent <= 250
