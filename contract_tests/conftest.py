@@ -19,6 +19,7 @@ from .budget import RunPlan, plan_run, print_plan
 from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .pacing import BudgetSpent
+from .progress import ProgressFile
 from .provisioning import Provisioned, Provisioning
 from .recorder import Recorder
 from .report import ConformanceReport
@@ -70,6 +71,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings.register_profile("contract", hypothesis_settings(suite_settings))
     settings.load_profile("contract")
+    progress = config.getoption("progress_file", None)
+    if progress:
+        config.pluginmanager.register(ProgressFile(Path(progress), config.stash[RECORDER],
+                                                   suite_settings.max_requests),
+                                      "contract-progress")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -95,6 +96,8 @@ class Recorder:
     network: Counter[str] = field(default_factory=Counter)  # retries and give-ups (network.py)
     # where the documents allow several answers: (open point, the answer seen) -> times
     choices: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # told of every request, with its operationId when it has one (progress.py)
+    on_request: Callable[[str | None], None] | None = None
 
     def network_event(self, event: str) -> None:
         self.network[event] += 1
@@ -123,6 +126,8 @@ class Recorder:
                      status, excerpt)
         )
         operation_id = operation_for(request.method, request.url.path)
+        if self.on_request is not None:
+            self.on_request(operation_id)
         if operation_id is None or status is None:
             return
         self.statuses[(operation_id, status)] += 1
@@ -132,6 +137,8 @@ class Recorder:
         """For traffic that does not pass through the transport (Schemathesis' own client)."""
         self.requests += 1
         self.statuses[(operation_id, status)] += 1
+        if self.on_request is not None:
+            self.on_request(operation_id)
 
     def _record_outcomes(
         self, operation_id: str, request: httpx.Request, response: httpx.Response | None

@@ -35,6 +35,7 @@ import yaml
 from mock_server.process import MockProcess, MockProcessError
 
 from . import preflight
+from .progress import ProgressDisplay
 from .recorder import Recorder
 from .settings import ConfigurationError, add_options, settings_from
 
@@ -114,20 +115,23 @@ def _with_budget(command: list[str], remaining: int) -> list[str]:
     return [*command[:at + 1], str(remaining), *command[at + 2:]]
 
 
-def _run_pytest(command: list[str]) -> int:
-    process = subprocess.Popen(command, cwd=ROOT)
+def _run_pytest(command: list[str], progress: Path) -> int:
+    """pytest in a child process; its output passed through with a progress line below."""
+    colour = ["--color=yes"] if sys.stdout.isatty() else []
+    process = subprocess.Popen([*command, *colour, f"--progress-file={progress}"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    display = ProgressDisplay(progress)
     try:
-        while True:
-            try:
-                return process.wait()
-            except KeyboardInterrupt:
-                # pytest got the same Ctrl-C and is cleaning up (deleting what it created);
-                # a second one ends it
-                try:
-                    return process.wait(timeout=60)
-                except (KeyboardInterrupt, subprocess.TimeoutExpired):
-                    process.terminate()
-                    return process.wait()
+        display.follow(process)
+        return process.wait()
+    except KeyboardInterrupt:
+        # pytest got the same Ctrl-C and is cleaning up (deleting what it created); its output
+        # is still passed through; a second Ctrl-C ends it
+        try:
+            return process.wait(timeout=60)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            process.terminate()
+            return process.wait()
     finally:
         if process.poll() is None:
             process.terminate()
@@ -231,7 +235,8 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
         return CONFIGURATION_ERROR
     rerun = f"make contract SEED={args.seed}" + ("" if kit_mock else f" BASE_URL={base_url}")
     print(f"contract: seed {args.seed} (reproduce with {rerun})", flush=True)
-    status = _run_pytest([*command, "--no-probe"])
+    with tempfile.TemporaryDirectory(prefix="contract-progress-") as workdir:
+        status = _run_pytest([*command, "--no-probe"], Path(workdir) / "progress.json")
     if status in (0, 1):  # the tests ran (1: some failed)
         reports = Path(args.reports_dir)
         _print_matrix(reports.relative_to(Path.cwd()) if reports.is_relative_to(Path.cwd())

@@ -108,6 +108,8 @@ def add_options(parser: Any) -> None:
                     help="run only these tiers (TIERS=1,2; the stateful run is tier 2)")
     group.addoption("--ops", default=None, metavar="operationId,...",
                     help="run only the tests of these operations (OPS=...; tier 1 per operation)")
+    group.addoption("--progress-file", default=None, metavar="PATH",
+                    help="keep the run's progress in PATH as JSON (make contract shows it)")
     group.addoption("--plan", action="store_true",
                     help="print the tests, the estimated requests and the resources the run "
                     "would create, and send nothing (PLAN=1)")

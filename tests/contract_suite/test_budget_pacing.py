@@ -159,3 +159,6 @@ def test_a_run_paced_by_the_advertised_limit_gets_no_429(mock: MockProcess,
     assert status == 0, output[-3000:]
     assert "network retries: none" in output  # not one 429 waited out
     assert sent <= 250
+    # not a terminal: the progress display degrades to plain lines every 10 s
+    assert re.search(r"^progress: \d+/\d+ tests · \S+ \S+ .* · \d+/\d+ requests, \d+/s · "
+                     r"0 failures$", output, re.MULTILINE), output[-3000:]
