@@ -36,6 +36,7 @@ from mock_server.process import MockProcess, MockProcessError
 
 from . import preflight
 from .recorder import Recorder
+from .report.files import discard_reports
 from .settings import ConfigurationError, add_options, settings_from
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
@@ -203,7 +204,7 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
         if settings.probe:
             preflight.check(settings)
     except ConfigurationError as exc:
-        preflight.discard_reports(Path(args.reports_dir))
+        discard_reports(Path(args.reports_dir))
         message = Recorder(secrets=secrets).redact(str(exc))
         if kit_mock and "LD_API_TOKEN" in message:
             message += " (the started mock accepts the tokens of its shipped configuration: unset it)"

@@ -17,7 +17,7 @@ from contract_tests.report import ConformanceReport
 from contract_tests.run import suite_options
 from contract_tests.settings import settings_from
 
-RECORDER = Recorder()
+RECORDER = pytest.StashKey[Recorder]()
 
 
 def pytest_configure(config):
@@ -25,13 +25,14 @@ def pytest_configure(config):
         config.addinivalue_line("markers", marker)
     settings = settings_from(suite_options(["--base-url", "http://127.0.0.1:9",
                                             "--examples", "5", "--reports-dir", "reports"]))
-    RECORDER.secrets = settings.secrets
-    config.pluginmanager.register(ConformanceReport(settings, RECORDER, seed=1234), "report")
+    config.stash[RECORDER] = Recorder.for_tokens(settings.token, settings.readonly_token)
+    config.pluginmanager.register(
+        ConformanceReport(settings, config.stash[RECORDER], seed=1234), "report")
 
 
 @pytest.fixture
-def recorder():
-    return RECORDER
+def recorder(pytestconfig):
+    return pytestconfig.stash[RECORDER]
 '''
 
 TESTS = '''
