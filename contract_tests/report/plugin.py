@@ -82,6 +82,19 @@ def _stops_the_run(exc: BaseException, stopping: bool) -> bool:
     return stopping and not isinstance(exc, _OUTCOMES) and not is_infrastructure(exc)
 
 
+def _stop_reason(session: pytest.Session, interrupt: str | None, exitstatus: int) -> str | None:
+    """Why pytest ended the run before its end, if it did: ``session.shouldstop`` (a request
+    budget, ...), ``-x``/``--maxfail`` (``session.shouldfail``), Ctrl-C or SIGTERM."""
+    if session.shouldstop:
+        return str(session.shouldstop) if isinstance(session.shouldstop, str) else (
+            "pytest was told to stop")
+    if session.shouldfail:
+        return f"stopped early (-x / --maxfail): {session.shouldfail}"
+    if interrupt is None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    return interrupt
+
+
 def _outcome(report: pytest.TestReport, records: list[FailureRecord]) -> str:
     if hasattr(report, "wasxfail"):
         return "skipped" if report.skipped else "passed"
@@ -253,11 +266,7 @@ class ConformanceReport:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Finish the model (before pytest's JUnit writer, which then carries its status)."""
         run = self.run
-        stop = session.shouldstop or session.shouldfail
-        run.stopped = (str(stop) if isinstance(stop, str) else
-                       "pytest was told to stop" if stop else self._interrupt)
-        if run.stopped is None and exitstatus == pytest.ExitCode.INTERRUPTED:
-            run.stopped = "interrupted"
+        run.stopped = _stop_reason(session, self._interrupt, exitstatus)
         # a configuration error (status 4) is no run; nor is one where nothing started
         self._reports = exitstatus != pytest.ExitCode.USAGE_ERROR and (
             run.ran or run.stopped is not None) and bool(run.tests)

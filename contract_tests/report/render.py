@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path, PurePath
@@ -101,8 +102,11 @@ def summary_lines(run: RunData, files: Sequence[Path]) -> list[str]:
          f"{overview['network retries']}"),
     ]
     if view.not_run:
-        lines.append("not run: " + "; ".join(f"{tier} {operation}: {n}"
-                                             for tier, operation, n in view.not_run))
+        by_tier = Counter[str]()
+        for tier, _, count in view.not_run:
+            by_tier[tier] += count
+        lines.append("not run: " + ", ".join(f"{tier}: {n}" for tier, n in by_tier.items())
+                     + " tests (by operation: the report's \"Not run\")")
     if view.choices:
         lines.append("open points (answers the documents allow): " + "; ".join(
             f"{point}: {answer} ×{n}" for point, answer, n in view.choices))
