@@ -41,7 +41,7 @@ CREDENTIAL_PLACEHOLDERS: Mapping[Credential, str] = {
     "writer": "$LD_API_TOKEN", "readonly": "$LD_API_TOKEN_READONLY",
     "unknown": "api-unknown-token",
 }
-MAX_ANSWER = 4000  # characters of a response body kept with an exchange
+MAX_ANSWER = 65_536  # characters of a response body kept with an exchange
 RECENT = 256  # exchanges of the running test case kept (a stateful run sends many)
 _ROUTES = [
     (op.method.upper(), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", op.path) + "$"), op_id)
@@ -121,7 +121,7 @@ class Recorder:
     `recent` holds the exchanges since the running test started or, within a Hypothesis test,
     since the test case (example) in progress began: when a test fails, they are the failing
     example's (Hypothesis replays it last). `setup_writes` holds, for the whole session, every
-    successful write sent while pytest set fixtures up (`phase`, set by the report plugin) and
+    successful write sent while pytest set a fixture up (`setting_up`) and
     every successful create: what made the state a failing request met.
     """
 
@@ -131,7 +131,7 @@ class Recorder:
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=RECENT))
     setup_writes: list[Exchange] = field(default_factory=list)
-    phase: Literal["setup", "call", "teardown"] = "call"
+    setting_up: bool = False  # a fixture is being set up (set by the report plugin)
     requests: int = 0
     network: Counter[str] = field(default_factory=Counter)  # retries and give-ups (network.py)
     # where the documents allow several answers: (open point, the answer seen) -> times
@@ -198,7 +198,7 @@ class Recorder:
         self.recent.append(exchange)
         succeeded = status is not None and 200 <= status < 300
         creates = method.upper() == "POST" and exchange.operation is not None
-        if succeeded and exchange.is_write and (self.phase == "setup" or creates):
+        if succeeded and exchange.is_write and (self.setting_up or creates):
             self.setup_writes.append(exchange)
 
     def _redacted(self, body: bytes) -> bytes:

@@ -84,11 +84,11 @@ def _walk(exc: BaseException, curl: tuple[str, ...], notes: str, out: list[Viola
     elif isinstance(exc, SchemathesisFailure):
         rule = exc.checks[0] if exc.checks else exc.code
         text = f"{exc.code} {exc.title}" + (f"\n{exc.message}" if exc.message else "")
-        probe = isinstance(exc, IgnoredAuth)
-        credential: Credential | None = (
-            None if not probe or exc.scenario == AuthScenario.NO_AUTH else "unknown")
-        out.append(Violation(rule, "tier1", _clip(text), curl, probe=probe,
-                             probe_credential=credential))
+        credential: Credential | None = None
+        if isinstance(exc, IgnoredAuth) and exc.scenario != AuthScenario.NO_AUTH:
+            credential = "unknown"  # the probe with made-up credentials
+        out.append(Violation(rule, "tier1", _clip(text), curl,
+                             probe=isinstance(exc, IgnoredAuth), probe_credential=credential))
     elif is_infrastructure(exc):
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         out.append(Violation(INFRASTRUCTURE, None, _clip(text + _notes(exc) + notes), curl,

@@ -24,7 +24,7 @@ def _writer(config: pytest.Config) -> Any:
 def suite_properties(run: RunData) -> list[tuple[str, str]]:
     """status, incomplete (its reason) and what did not run; the totals; seed, target, re-run."""
     totals = run.totals()
-    properties = [("status", run.status)]
+    properties: list[tuple[str, str]] = [("status", run.status)]
     if run.incomplete_reason is not None:
         properties.append(("incomplete", run.incomplete_reason))
         properties += [("not-run", f"{tier} {operation}: {count}")

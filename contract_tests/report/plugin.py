@@ -160,20 +160,25 @@ class ConformanceReport:
 
     # each test -----------------------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
-        """While fixtures are set up, the recorder keeps their writes as setup (repro.py)."""
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.recorder.start_test()
         item.stash[_BASE_NODEID] = item.nodeid
         if self._reported(item):
             item.user_properties += [("operation", _operation_of(item)), ("tier", _tier_of(item))]
             if item.nodeid in self.run.tests:
                 self.run.tests[item.nodeid].started = True
-        self.recorder.phase = "setup"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self) -> Generator[None, Any, Any]:
+        """While a fixture is set up (also one a test asks for late, as Schemathesis' do), the
+        recorder keeps its writes as setup: what a repro script provisions (repro.py)."""
+        outer = self.recorder.setting_up
+        self.recorder.setting_up = True
         try:
             return (yield)
         finally:
-            self.recorder.phase = "call"
+            self.recorder.setting_up = outer
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
@@ -205,19 +210,22 @@ class ConformanceReport:
                 report: pytest.TestReport) -> None:
         run = self.run
         base = item.stash.get(_BASE_NODEID, item.nodeid)
-        subtest = item.nodeid != base  # Schemathesis renames the item for each operation
+        exc = call.excinfo.value if report.failed and call.excinfo is not None else None
+        reported_by_checks = item.stash.setdefault(_CHECK_ERRORS, set())
+        # Schemathesis renames the item for each operation check; under -x a failed check's
+        # exception then ends the test itself, which keeps the last check's name
+        subtest = (item.nodeid != base and report.when == "call"
+                   and (exc is None or id(exc) not in reported_by_checks))
         operation = _subtest_operation(item.nodeid) if subtest else _operation_of(item)
         tier = _tier_of(item)
         records: list[FailureRecord] = []
         stopped = False
-        if report.failed and call.excinfo is not None:
-            exc = call.excinfo.value
-            reported_by_checks = item.stash.setdefault(_CHECK_ERRORS, set())
+        if exc is not None:
             stopped = _stops_the_run(exc, bool(item.session.shouldstop))
             if not stopped and id(exc) not in reported_by_checks:
                 records = self._failures(report.nodeid, operation, tier, exc)
             if subtest:
-                reported_by_checks.add(id(exc))  # -x re-raises it from the test itself
+                reported_by_checks.add(id(exc))
         outcome = NOT_RUN if stopped else _outcome(report, records)
         rules = [("rule", rule) for rule in dict.fromkeys(r.rule for r in records)]
         run.failures += records

@@ -79,6 +79,7 @@ def render_script(run: RunData, failure_id: str, record: FailureRecord, steps: S
         run=run, id=failure_id, record=record, steps=steps, path=path,
         rule_text=rule_text(record), saw=record.message.splitlines()[0] if record.message else "",
         base_url=default_base_url(run), credentials={s.credential for s in steps},
+        captures=any(s.captures for s in steps),
         placeholder=RUN_PLACEHOLDER, unknown_token=CREDENTIAL_PLACEHOLDERS["unknown"],
     )
 

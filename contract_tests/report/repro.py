@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ..recorder import Exchange
 from .model import Repro
 
-__all__ = ["RUN_PLACEHOLDER", "Step", "choose", "script_steps", "split"]
+__all__ = ["RUN_PLACEHOLDER", "Capture", "Step", "choose", "script_steps", "split"]
 
 RUN_PLACEHOLDER = "@RUN@"  # where a script puts its fresh run id
 
@@ -73,15 +73,21 @@ def choose(recent: Sequence[Exchange], setup_writes: Sequence[Exchange],
 
 
 def _identifiers(exchange: Exchange, run_id: str | None) -> set[str]:
-    """The run's made-up keys an exchange names: path segments and JSON strings."""
-    if not run_id:
-        return set()
+    """The run's made-up keys an exchange names."""
+    return {w for w in _words(exchange) if w.startswith(run_id)} if run_id else set()
+
+
+def _words(exchange: Exchange) -> set[str]:
+    """What an exchange's request names: its path segments and the strings of its JSON body."""
     words = [unquote(part) for part in urlsplit(exchange.url).path.split("/")]
+    return set(words + _strings(_json(exchange.body)))
+
+
+def _json(content: bytes | str) -> Any:
     try:
-        words += _strings(json.loads(exchange.body)) if exchange.body else []
+        return json.loads(content) if content else None
     except ValueError:
-        pass
-    return {w for w in words if w.startswith(run_id)}
+        return None
 
 
 def _strings(value: Any) -> list[str]:
@@ -97,9 +103,22 @@ def _strings(value: Any) -> list[str]:
 # -- what a script says, step by step (templates/repro.sh.jinja renders it) --------------------
 
 
+MIN_GENERATED = 8  # shorter strings of a create's answer are not taken for ids it made
+
+
+@dataclass(frozen=True)
+class Capture:
+    """An id the server made when it created something (a flag's variation ids), which later
+    requests use: the script reads it from its own create's answer, at `path`."""
+
+    placeholder: str  # e.g. @ID1@
+    path: tuple[str | int, ...]
+
+
 @dataclass(frozen=True)
 class Step:
-    """One request of a script; every text is as the script must write it, run id replaced."""
+    """One request of a script; every text is as the script must write it, with the run id and
+    the server-made ids replaced by placeholders."""
 
     role: str  # provision | prepare | failing | after
     method: str
@@ -108,8 +127,9 @@ class Step:
     content_type: str  # "" when none was sent
     body_text: str | None  # a UTF-8 body (None: see body_base64)
     body_base64: str | None  # a body that is not text, or None: no body
-    creates: str | None  # the path of what a create makes (deleted on exit)
+    creates: str  # the path of what a create makes (deleted on exit), or ""
     recorded_status: int | None
+    captures: tuple[Capture, ...] = ()  # ids to read from this request's answer
 
     @property
     def operation(self) -> str:
@@ -117,18 +137,50 @@ class Step:
 
 
 def script_steps(repro: Repro) -> list[Step]:
-    steps = [_step("provision", e, repro.run_id) for e in repro.provision]
-    steps += [_step("prepare", e, repro.run_id) for e in repro.prepare]
-    steps.append(_step("failing", repro.failing, repro.run_id))
-    steps += [_step("after", e, repro.run_id) for e in repro.after]
-    return steps
+    """The script's requests in order: provision, prepare, the failing one, the reads after."""
+    exchanges = [*(("provision", e) for e in repro.provision),
+                 *(("prepare", e) for e in repro.prepare), ("failing", repro.failing),
+                 *(("after", e) for e in repro.after)]
+    names = {repro.run_id: RUN_PLACEHOLDER} if repro.run_id else {}
+    captures: dict[int, list[Capture]] = {}
+    for index, (role, exchange) in enumerate(exchanges):
+        if role != "provision" or exchange.method != "POST":
+            continue
+        later = set().union(*(_words(e) for _, e in exchanges[index + 1:]))
+        for path, value in _generated(exchange, repro.run_id):
+            if value in later and value not in names:
+                names[value] = f"@ID{len(names)}@"
+                captures.setdefault(index, []).append(Capture(names[value], path))
+    return [_step(role, exchange, names, tuple(captures.get(index, ())))
+            for index, (role, exchange) in enumerate(exchanges)]
 
 
-def _fresh(text: str, run_id: str | None) -> str:
-    return text.replace(run_id, RUN_PLACEHOLDER) if run_id else text
+def _generated(create: Exchange, run_id: str | None) -> list[tuple[tuple[str | int, ...], str]]:
+    """Strings of a create's answer that its request did not send: what the server made."""
+    sent = set(_strings(_json(create.body)))
+    return [(path, value) for path, value in _leaves(_json(create.response_excerpt), ())
+            if len(value) >= MIN_GENERATED and value not in sent
+            and not (run_id and run_id in value)]
 
 
-def _step(role: str, exchange: Exchange, run_id: str | None) -> Step:
+def _leaves(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, (*path, i))]
+    return []
+
+
+def _renamed(text: str, names: dict[str, str]) -> str:
+    for name, placeholder in names.items():
+        text = text.replace(name, placeholder)
+    return text
+
+
+def _step(role: str, exchange: Exchange, names: dict[str, str],
+          captures: tuple[Capture, ...]) -> Step:
     parts = urlsplit(exchange.url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     text: str | None = None
@@ -141,12 +193,12 @@ def _step(role: str, exchange: Exchange, run_id: str | None) -> Step:
         if text is None or "\x00" in text:
             text, encoded = None, base64.b64encode(exchange.body).decode()
     return Step(
-        role=role, method=exchange.method, path=_fresh(path, run_id),
+        role=role, method=exchange.method, path=_renamed(path, names),
         credential=exchange.credential or "none",
         content_type=exchange.header("content-type") or "",
-        body_text=_fresh(text, run_id) if text is not None else None, body_base64=encoded,
-        creates=_fresh(_created_path(exchange, parts.path), run_id),
-        recorded_status=exchange.status,
+        body_text=_renamed(text, names) if text is not None else None, body_base64=encoded,
+        creates=_renamed(_created_path(exchange, parts.path), names),
+        recorded_status=exchange.status, captures=captures,
     )
 
 
@@ -155,8 +207,6 @@ def _created_path(exchange: Exchange, path: str) -> str:
     script deletes it on exit, also when a create that should have been refused was not."""
     if exchange.method != "POST" or exchange.operation is None:
         return ""
-    try:
-        key = json.loads(exchange.body).get("key")
-    except (ValueError, AttributeError):
-        return ""
+    body = _json(exchange.body)
+    key = body.get("key") if isinstance(body, dict) else None
     return f"{path}/{quote(key, safe='')}" if isinstance(key, str) else ""

@@ -16,7 +16,7 @@ from generated.operations import OPERATIONS
 
 from ..recorder import Exchange
 from .model import OUTCOMES, RunData
-from .view import FailureView, build_view
+from .view import FailureView, build_view, clip
 
 __all__ = ["SCHEMA_ID", "SCHEMA_PATH", "results_document", "results_text"]
 
@@ -32,7 +32,7 @@ def _counts(counts: Mapping[str, int]) -> dict[str, int]:
 def _request(exchange: Exchange) -> dict[str, Any]:
     return {"method": exchange.method, "url": exchange.url, "credential": exchange.credential,
             "content_type": exchange.header("content-type"),
-            "body": exchange.body.decode("utf-8", "replace") if exchange.body else None}
+            "body": clip(exchange.body.decode("utf-8", "replace")) if exchange.body else None}
 
 
 def _failure(failure: FailureView) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def _failure(failure: FailureView) -> dict[str, Any]:
         "infrastructure": record.infrastructure, "message": record.message,
         "expected": failure.rule_text,
         "request": _request(request) if request is not None else None,
-        "answer": ({"status": request.status, "body": request.response_excerpt}
+        "answer": ({"status": request.status, "body": clip(request.response_excerpt)}
                    if request is not None else None),
         "reproduction": {"curl": list(record.reproduction), "script": failure.script},
     }

@@ -16,7 +16,7 @@ from ..recorder import CREDENTIAL_PLACEHOLDERS, Exchange
 from .model import ALL_OPERATIONS, OUTCOMES, FailureRecord, RunData, Status, Totals
 
 __all__ = [
-    "Bar", "Cell", "FailureView", "MatrixRow", "ReportView", "build_view", "cell_text", "counted",
+    "Bar", "Cell", "FailureView", "MatrixRow", "ReportView", "build_view", "cell_text", "clip", "counted",
     "rule_text",
 ]
 
@@ -27,6 +27,7 @@ TOTALS_NOTE = ("A test is one pytest test of the suite that was selected to run;
                "counts tier 1 by operation check and the other tiers by test "
                "(docs/contract-suite.md, Totals).")
 CHART_WIDTH = 360  # pixels of the longest bar
+MAX_BODY = 4000  # characters of a request or answer body the reports show
 _CREDENTIALS = {
     "writer": f"the write token ({CREDENTIAL_PLACEHOLDERS['writer']})",
     "readonly": f"the read-only token ({CREDENTIAL_PLACEHOLDERS['readonly']})",
@@ -244,11 +245,13 @@ def rule_text(record: FailureRecord) -> str:
     return record.rule
 
 
+def clip(text: str) -> str:
+    """A body as the reports show it."""
+    return text if len(text) <= MAX_BODY else text[:MAX_BODY] + " …(truncated)"
+
+
 def _body(exchange: Exchange) -> str | None:
-    if not exchange.body:
-        return None
-    text = exchange.body.decode("utf-8", "replace")
-    return text if len(text) <= 2000 else text[:2000] + " …(truncated)"
+    return clip(exchange.body.decode("utf-8", "replace")) if exchange.body else None
 
 
 def _failure_views(run: RunData, records: list[FailureRecord]) -> tuple[FailureView, ...]:
@@ -263,7 +266,7 @@ def _failure_views(run: RunData, records: list[FailureRecord]) -> tuple[FailureV
             request_body=_body(request) if request is not None else None,
             answer=(None if request is None else f"HTTP {request.status}"
                     if request.status is not None else "no answer (the network failed)"),
-            answer_body=request.response_excerpt if request is not None else None,
+            answer_body=clip(request.response_excerpt) if request is not None else None,
             script=(str(run.repro_script(failure_id))
                     if record.repro is not None and not record.infrastructure else None),
         ))

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from report_fixtures import RUN_ID, SEGMENT, SEGMENTS, exchange, sample_run
 

@@ -1,7 +1,13 @@
 """Repro scripts reproduce: the suite finds a failure of a broken server in-process; its script,
 run with bash against that same broken server as a real process on 127.0.0.1, provisions its
-own segment, gets the same wrong answer, and deletes what it created — also when it fails
-half-way. No token is written into any file of the run."""
+own resources, gets the same wrong answer, and deletes what it created — also when it fails
+half-way. No token is written into any file of the run.
+
+Two broken servers: one whose semantic-patch answers count one instruction too many (tier 2;
+the whole suite with ``-x`` as the issue runs it), and one whose schedule listings lack a
+required field (tier 1: Schemathesis' request, on a flag whose variation ids the server makes
+anew, with schedules the tier-1 setup made).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +34,56 @@ from contract_tests.report.repro import script_steps
 from contract_tests.settings import MOCK_READER_TOKEN, MOCK_WRITER_TOKEN
 from mock_server.process import HOST, free_port
 
-BROKEN = "tests.contract_power.broken:wrong_counts"  # totalInstructions is one too many
 SCRIPT_BUDGET_S = 60
 
 
+def _one_too_many(failure: dict[str, Any], answer: Any) -> None:
+    sent = len(json.loads(failure["request"]["body"])["instructions"])
+    assert json.loads(failure["answer"]["body"])["totalInstructions"] == sent + 1
+    assert answer["totalInstructions"] == sent + 1  # the broken server's wrong count, again
+
+
+def _no_resource_id(failure: dict[str, Any], answer: Any) -> None:
+    assert answer["items"], answer  # the tier-1 setup's schedules were replayed
+    assert all("_resourceId" not in item for item in answer["items"])  # the schema requires it
+
+
+# broken server -> (the suite's arguments, the rule it fails, what the script's answer shows)
+CASES: dict[str, tuple[list[str], str, Callable[[dict[str, Any], Any], None]]] = {
+    "wrong_counts": ([], "instruction-counts", _one_too_many),
+    "missing_required_field": (["-k", "schema_conformance"], "response_schema_conformance",
+                               _no_resource_id),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def broken(request: pytest.FixtureRequest) -> str:
+    return f"tests.contract_power.broken:{request.param}"
+
+
 @pytest.fixture(scope="module")
-def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def failing_run(broken: str, tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[Path, dict[str, Any]]:
     """The suite in-process against the broken server, as the issue runs it."""
     directory = tmp_path_factory.mktemp("broken-run")
     reports = directory / "reports"
     result = run([PYTHON, "-m", "pytest", str(ROOT / "contract_tests"), "-p", "no:cacheprovider",
-                  "--app", BROKEN, "-x", "--no-shrink", "--examples", "5",
+                  "--app", broken, "-x", "--no-shrink", "--examples", "5",
                   "--hypothesis-seed", "0", f"--reports-dir={reports}",
-                  f"--junitxml={reports / 'junit.xml'}"], cwd=directory, timeout=300)
+                  f"--junitxml={reports / 'junit.xml'}", *CASES[broken.partition(":")[2]][0]],
+                 cwd=directory, timeout=300)
     assert result.returncode == 1, result.output[-3000:]
     return reports, json.loads((reports / "results.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def broken_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def broken_server(broken: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same broken server as a real process: uvicorn on a free loopback port."""
     log = tmp_path_factory.mktemp("broken-server") / "server.log"
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", BROKEN, "--host", HOST, "--port",
+            [sys.executable, "-m", "uvicorn", "--factory", broken, "--host", HOST, "--port",
              str(port), "--lifespan", "off", "--log-level", "warning"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True)
@@ -96,20 +127,18 @@ def _answer_after(marker: str, output: str) -> Any:
 
 
 def test_the_script_reproduces_the_wrong_answer_and_leaves_nothing(
-    failing_run: tuple[Path, dict[str, Any]], broken_server: str,
+    broken: str, failing_run: tuple[Path, dict[str, Any]], broken_server: str,
 ) -> None:
     reports, results = failing_run
-    (failure,) = [f for f in results["failures"] if f["rule"] == "instruction-counts"]
+    _, rule, shows = CASES[broken.partition(":")[2]]
+    (failure,) = [f for f in results["failures"] if f["rule"] == rule]
     script = Path(failure["reproduction"]["script"])
     assert script == reports / "repro" / f"{failure['id']}.sh" and script.is_file()
     run_id = f"ct-repro-{secrets.token_hex(3)}"
     done = _bash(script, broken_server, run_id)
     assert done.returncode == 0, done.stdout + done.stderr
-    sent = len(json.loads(failure["request"]["body"])["instructions"])
-    answer = _answer_after("== the failing request", done.stdout)
-    assert answer["totalInstructions"] == sent + 1  # the broken server's wrong count, again
-    assert json.loads(failure["answer"]["body"])["totalInstructions"] == sent + 1
-    assert "provisioned: POST /api/v2/segments/default/test (201)" in done.stdout
+    assert re.search(r"^provisioned: POST /api/v2/\S+ \(201\)$", done.stdout, re.MULTILINE)
+    shows(failure, _answer_after("== the failing request", done.stdout))
     deleted = _gone(broken_server, done.stdout)
     assert deleted and all(f"/{run_id}-" in path for path in deleted)  # its own, renamed
 
