@@ -32,7 +32,8 @@ lint: install
 # as a real process on a free loopback port and stopped afterwards, every tier. With
 # BASE_URL=https://...: tiers 1-2 against that server (tokens from LD_API_TOKEN,
 # LD_API_TOKEN_READONLY; keys from LD_PROJECT_KEY, LD_ENVIRONMENT_KEY). EXAMPLES=N per test,
-# SEED=N to repeat a run, NO_SHRINK=1 to report a failing example unshrunk. Reports in reports/ (junit.xml, conformance.md, conformance.html).
+# SEED=N to repeat a run, NO_SHRINK=1 to report a failing example unshrunk. Reports in reports/ (junit.xml, conformance.md, conformance.html,
+# results.json, repro/<failure id>.sh).
 contract: install generate
 	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(NO_SHRINK),-- --no-shrink)
 

@@ -20,7 +20,7 @@ from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 from ..checks import ContractViolation
 from ..network import is_infrastructure
 from ..recorder import Credential, Exchange
-from .model import INFRASTRUCTURE, FailureRecord, Repro
+from .model import INFRASTRUCTURE, FailureRecord
 from .repro import choose, split
 
 __all__ = ["Violation", "failure_records", "reproduction", "violations_of"]
@@ -142,7 +142,7 @@ def failure_records(
         if mine is not None and violation.probe:
             mine = dataclasses.replace(mine, failing=dataclasses.replace(
                 mine.failing, credential=violation.probe_credential))
-        curl = violation.curl or _curls(mine)
+        curl = violation.curl or (reproduction((mine.failing, *mine.after)) if mine else ())
         records.append(FailureRecord(
             test=redact(nodeid), operation=operation,
             tier=violation.tier or marker_tier, test_tier=marker_tier, rule=violation.rule,
@@ -151,7 +151,3 @@ def failure_records(
             repro=None if violation.infrastructure else mine,  # a lost request is no failure
         ))
     return records
-
-
-def _curls(repro: Repro | None) -> tuple[str, ...]:
-    return () if repro is None else tuple(e.as_curl() for e in (repro.failing, *repro.after))

@@ -57,13 +57,13 @@ def choose(recent: Sequence[Exchange], setup_writes: Sequence[Exchange],
     prepare = tuple(e for e in before if e.is_write and id(e) not in setup)
     mine = {id(failing), *(id(e) for e in after)}
     candidates = [e for e in setup_writes if id(e) not in mine]
+    named = [_identifiers(e, run_id) for e in candidates]
     wanted = set().union(*(_identifiers(e, run_id) for e in (*before, failing, *after)))
     chosen: set[int] = set()
     grown = True
     while grown:  # follow the keys until no further setup write names one of them
         grown = False
-        for index, exchange in enumerate(candidates):
-            names = _identifiers(exchange, run_id)
+        for index, names in enumerate(named):
             if index not in chosen and names & wanted:
                 chosen.add(index)
                 wanted |= names
