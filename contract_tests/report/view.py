@@ -143,8 +143,9 @@ def _tier_rank(run: RunData, tier: str) -> int:
 def _banner(run: RunData, totals: Totals) -> str:
     if run.status == "incomplete":
         missing = sum(run.not_run.values())
-        return (f"INCOMPLETE: {run.incomplete_reason}. {missing} of {totals.test_count} tests "
-                "did not run, so this run proves nothing about them.")
+        return f"INCOMPLETE: {run.incomplete_reason}. " + (
+            f"{missing} of {totals.test_count} tests did not run, so this run proves nothing "
+            "about them." if missing else "It stopped before the end of the run.")
     if run.status == "failed":
         return (f"FAILED: {len(run.contract_failures)} contract failures, "
                 f"{len(run.infrastructure_failures)} infrastructure failures.")
