@@ -149,7 +149,8 @@ def _banner(run: RunData, totals: Totals) -> str:
     if run.status == "failed":
         return (f"FAILED: {len(run.contract_failures)} contract failures, "
                 f"{len(run.infrastructure_failures)} infrastructure failures.")
-    return f"PASSED: all {totals.test_count} tests and {totals.check_count} operation checks."
+    return (f"PASSED: no test or operation check failed (tests: {counted(totals.tests)}; "
+            f"operation checks: {counted(totals.checks)}).")
 
 
 def _overview(run: RunData, totals: Totals) -> tuple[tuple[str, str], ...]:
