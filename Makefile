@@ -34,7 +34,8 @@ lint: install
 # LD_API_TOKEN_READONLY; keys from LD_PROJECT_KEY, LD_ENVIRONMENT_KEY). EXAMPLES=N per test,
 # SEED=N to repeat a run, NO_SHRINK=1 to report a failing example unshrunk, MAX_REQUESTS=N (a
 # request budget), RATE=R (requests per second), TIERS=1,2, OPS=operationId,..., PLAN=1 (print
-# the plan, send nothing). Reports in reports/ (junit.xml, conformance.md, conformance.html).
+# the plan, send nothing). Reports in reports/ (junit.xml, conformance.md, conformance.html,
+# results.json, repro/<failure id>.sh).
 contract: install generate
 	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(RATE),--rate $(RATE)) $(if $(TIERS),--tiers $(TIERS)) $(if $(OPS),--ops $(OPS)) $(if $(PLAN),--plan) $(if $(NO_SHRINK),-- --no-shrink)
 

@@ -20,9 +20,9 @@ from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .pacing import BudgetSpent
 from .progress import ProgressFile
-from .provisioning import Provisioned, Provisioning
+from .provisioning import Provisioned, Provisioning, new_run_id
 from .recorder import Recorder
-from .report import ConformanceReport
+from .report import ConformanceReport, discard_reports
 from .settings import (
     ConfigurationError,
     SuiteSettings,
@@ -37,6 +37,7 @@ RECORDER = pytest.StashKey[Recorder]()
 SEED = pytest.StashKey[int]()
 PLAN = pytest.StashKey[RunPlan]()
 PROBES = pytest.StashKey[int]()  # Schemathesis' authentication probes the run may send
+RUN_ID = pytest.StashKey[str]()  # the prefix of every key the run creates
 
 TIER_MARKERS = {
     "tier1": "tier 1: schema (Schemathesis)",
@@ -56,17 +57,21 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         suite_settings = settings_from(config.option)
     except ConfigurationError as exc:
+        # no run: an earlier run's reports would look like this one's
+        discard_reports(Path(config.option.reports_dir))
         raise pytest.UsageError(f"contract suite: {exc}") from None
     config.stash[SETTINGS] = suite_settings
     INTERRUPTS.install()  # Ctrl-C and SIGTERM end the run, but never its cleanup
-    config.stash[RECORDER] = Recorder(secrets=suite_settings.secrets)
+    config.stash[RECORDER] = Recorder.for_tokens(suite_settings.token,
+                                                 suite_settings.readonly_token)
+    config.stash[RUN_ID] = new_run_id()
     seed = config.getoption("hypothesis_seed", None)
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
     hypothesis.core.global_force_seed = chosen
     config.stash[SEED] = chosen
     config.pluginmanager.register(
         ConformanceReport(suite_settings, config.stash[RECORDER], chosen,
-                          root=Path(__file__).resolve().parent),
+                          root=Path(__file__).resolve().parent, run_id=config.stash[RUN_ID]),
         "contract-report",
     )
     settings.register_profile("contract", hypothesis_settings(suite_settings))
@@ -221,11 +226,12 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
             preflight.check(suite_settings)
         target = open_target(suite_settings, pytestconfig.stash[RECORDER])
     except ConfigurationError as exc:
-        preflight.discard_reports(suite_settings.reports_dir)
+        discard_reports(suite_settings.reports_dir)
         pytest.exit(f"contract suite cannot run against {suite_settings.target_name}: {exc}",
                     returncode=4)
     api = target.client()
-    provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key)
+    provisioning = Provisioning(api, suite_settings.project_key, suite_settings.environment_key,
+                                run_id=pytestconfig.stash[RUN_ID])
     target.pacer.cleanup_cost = provisioning.outstanding
     target.pacer.uncounted = pytestconfig.stash.get(PROBES, 0)
     try:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -43,11 +42,10 @@ from .pacing import Pacer
 from .provisioning import create_surviving, new_run_id
 from .settings import ConfigurationError, SuiteSettings
 
-__all__ = ["REPORT_FILES", "check", "discard_reports"]
+__all__ = ["check"]
 
 POLICY = RetryPolicy(attempts=2)  # one retry after a network failure: a few seconds in all
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-REPORT_FILES = ("conformance.md", "conformance.html", "junit.xml")
 REJECTED = "the write token was rejected (401): check LD_API_TOKEN"
 # kind -> its create, read and delete operations and the name of its key in their paths
 THROWAWAYS = {"segment": ("postSegment", "getSegment", "deleteSegment", "segmentKey"),
@@ -72,13 +70,6 @@ def check(settings: SuiteSettings) -> int:
         except InfrastructureError as exc:
             raise ConfigurationError(_unreachable(settings.base_url, exc)) from None
     return pacer.sent
-
-
-def discard_reports(directory: Path) -> None:
-    """A run stopped by its pre-flight has no result: an earlier run's reports, left in place,
-    would read as this one's."""
-    for name in REPORT_FILES:
-        (directory / name).unlink(missing_ok=True)
 
 
 class _Preflight:

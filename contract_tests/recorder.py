@@ -1,9 +1,11 @@
 """Records every exchange the suite makes: what the conformance report shows was exercised.
 
 An httpx transport wrapper, so every test's traffic is seen in one place whatever the target:
-which operations answered which status codes, which instruction kinds succeeded or failed, and
-the last requests of the running test (turned into curl reproductions when it fails). Tokens are
-never stored: the Authorization header is replaced before anything is kept.
+which operations answered which status codes, which instruction kinds succeeded or failed, the
+requests of the running test case (turned into curl commands and repro scripts when it fails),
+and the setup writes of the whole session (what a repro script must provision again). Tokens are
+never stored: each request's Authorization value is compared with the settings' tokens, kept
+only as which kind of credential it was (`Credential`), and dropped.
 """
 
 from __future__ import annotations
@@ -12,19 +14,35 @@ import json
 import re
 import shlex
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import httpx
+from hypothesis import currently_in_test_context
+from hypothesis.control import current_build_context
 
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
 
 from .interrupts import INTERRUPTS
 from .network import InfrastructureError
 
-__all__ = ["Exchange", "Recorder", "RecordingTransport", "operation_for", "redact_secrets"]
+__all__ = [
+    "CREDENTIAL_PLACEHOLDERS", "Credential", "Exchange", "Recorder", "RecordingTransport",
+    "operation_for", "redact_secrets",
+]
 
-TOKEN_PLACEHOLDER = "$LD_API_TOKEN"
+# Which token a request carried: the writer's, the read-only one, or one the settings do not
+# know (the suite's made-up tokens); None on an Exchange: no Authorization header at all.
+Credential = Literal["writer", "readonly", "unknown"]
+# What reproductions write instead of a token: the variables the suite reads them from, and a
+# named stand-in for a made-up one.
+CREDENTIAL_PLACEHOLDERS: Mapping[Credential, str] = {
+    "writer": "$LD_API_TOKEN", "readonly": "$LD_API_TOKEN_READONLY",
+    "unknown": "api-unknown-token",
+}
+MAX_ANSWER = 65_536  # characters of a response body kept with an exchange
+RECENT = 256  # exchanges of the running test case kept (a stateful run sends many)
 _ROUTES = [
     (op.method.upper(), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", op.path) + "$"), op_id)
     for op_id, op in OPERATIONS.items()
@@ -63,21 +81,33 @@ def redact_secrets(text: str, secrets: tuple[str, ...] | list[str]) -> str:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request and its response, with the token already removed."""
+    """One request and its response; no Authorization header, only which credential it was."""
 
     method: str
     url: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]  # never Authorization
     body: bytes
     status: int | None  # None: no response (network failure)
     response_excerpt: str
+    credential: Credential | None = None  # None: the request carried no Authorization
+
+    @property
+    def operation(self) -> str | None:
+        return operation_for(self.method, httpx.URL(self.url).path)
+
+    @property
+    def is_write(self) -> bool:
+        return self.method.upper() not in ("GET", "HEAD", "OPTIONS")
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
     def as_curl(self) -> str:
         parts = ["curl", "-sS", "-X", self.method, shlex.quote(self.url)]
+        if self.credential is not None:
+            parts += ["-H", f'"Authorization: {CREDENTIAL_PLACEHOLDERS[self.credential]}"']
         for name, value in self.headers:
-            if name.lower() == "authorization":
-                parts += ["-H", f'"Authorization: {TOKEN_PLACEHOLDER}"']
-            elif name.lower() in ("content-type", "accept"):
+            if name.lower() in ("content-type", "accept"):
                 parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.body:
             parts += ["--data-binary", shlex.quote(self.body.decode("utf-8", "replace"))]
@@ -86,18 +116,29 @@ class Exchange:
 
 @dataclass
 class Recorder:
-    """Counters for the report, plus the recent exchanges of the current test."""
+    """Counters for the report, the exchanges of the running test case, the session's setup.
+
+    `recent` holds the exchanges since the running test started or, within a Hypothesis test,
+    since the test case (example) in progress began: when a test fails, they are the failing
+    example's (Hypothesis replays it last). `setup_writes` holds, for the whole session, every
+    successful write sent while pytest set a fixture up (`setting_up`) and
+    every successful create: what made the state a failing request met.
+    """
 
     secrets: tuple[str, ...] = ()
+    credentials: Mapping[str, Credential] = field(default_factory=dict)  # token -> its kind
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=5))
+    recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=RECENT))
+    setup_writes: list[Exchange] = field(default_factory=list)
+    setting_up: bool = False  # a fixture is being set up (set by the report plugin)
     requests: int = 0
     network: Counter[str] = field(default_factory=Counter)  # retries and give-ups (network.py)
     # where the documents allow several answers: (open point, the answer seen) -> times
     choices: Counter[tuple[str, str]] = field(default_factory=Counter)
     # told of every request, with its operationId when it has one (progress.py)
     on_request: Callable[[str | None], None] | None = None
+    _test_case: object = field(default=None, repr=False)  # the Hypothesis test case running
 
     def network_event(self, event: str) -> None:
         self.network[event] += 1
@@ -107,24 +148,26 @@ class Recorder:
         the report lists them, so a team sees which reading its server follows."""
         self.choices[(point, answer)] += 1
 
+    @classmethod
+    def for_tokens(cls, writer: str, readonly: str | None = None) -> Recorder:
+        """A recorder that redacts both tokens and knows which is which."""
+        credentials: dict[str, Credential] = {writer: "writer"}
+        if readonly:
+            credentials.setdefault(readonly, "readonly")
+        return cls(secrets=tuple(credentials), credentials=credentials)
+
     def redact(self, text: str) -> str:
         return redact_secrets(text, self.secrets)
 
+    def start_test(self) -> None:
+        """A test starts: its exchanges alone are the recent ones."""
+        self.recent.clear()
+        self._test_case = None
+
     def record(self, request: httpx.Request, response: httpx.Response | None) -> None:
-        self.requests += 1
         status = response.status_code if response is not None else None
-        excerpt = self.redact(response.content[:300].decode("utf-8", "replace")) if (
-            response is not None
-        ) else "(no response)"
-        headers = tuple(
-            (k, "***" if k.lower() == "authorization" else self.redact(v))
-            for k, v in request.headers.items()
-        )
-        self.recent.append(
-            Exchange(request.method, self.redact(str(request.url)), headers,
-                     self.redact(request.content.decode("utf-8", "replace")).encode(),
-                     status, excerpt)
-        )
+        self._keep(request.method, str(request.url), request.headers.items(), request.content,
+                   status, response.content if response is not None else None)
         operation_id = operation_for(request.method, request.url.path)
         if self.on_request is not None:
             self.on_request(operation_id)
@@ -133,12 +176,52 @@ class Recorder:
         self.statuses[(operation_id, status)] += 1
         self._record_outcomes(operation_id, request, response)
 
-    def record_status(self, operation_id: str, status: int) -> None:
-        """For traffic that does not pass through the transport (Schemathesis' own client)."""
-        self.requests += 1
+    def record_external(self, operation_id: str, method: str, url: str,
+                        headers: Iterable[tuple[str, str]], body: bytes, status: int,
+                        content: bytes) -> None:
+        """For traffic that does not pass through the transport (Schemathesis' own client):
+        counted as sent, and kept as the running test case's exchange."""
+        self._keep(method, url, headers, body, status, content)
         self.statuses[(operation_id, status)] += 1
         if self.on_request is not None:
             self.on_request(operation_id)
+
+    def _keep(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes,
+              status: int | None, content: bytes | None) -> None:
+        self.requests += 1
+        self._follow_test_case()
+        credential: Credential | None = None
+        kept = []
+        for name, value in headers:
+            if name.lower() == "authorization":
+                credential = self.credentials.get(value, "unknown")
+            else:
+                kept.append((name, self.redact(value)))
+        excerpt = "(no response)" if content is None else self.redact(
+            content[:MAX_ANSWER].decode("utf-8", "replace"))
+        exchange = Exchange(method.upper(), self.redact(url), tuple(kept), self._redacted(body),
+                            status, excerpt, credential)
+        self.recent.append(exchange)
+        succeeded = status is not None and 200 <= status < 300
+        creates = method.upper() == "POST" and exchange.operation is not None
+        if succeeded and exchange.is_write and (self.setting_up or creates):
+            self.setup_writes.append(exchange)
+
+    def _redacted(self, body: bytes) -> bytes:
+        """The body without secrets; bytes that are not UTF-8 stay as they are."""
+        try:
+            return self.redact(body.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            for secret in self.secrets:
+                body = body.replace(secret.encode(), b"***")
+            return body
+
+    def _follow_test_case(self) -> None:
+        """A new Hypothesis test case (or the end of one): its exchanges start afresh."""
+        case = current_build_context() if currently_in_test_context() else None
+        if case is not self._test_case:
+            self._test_case = case
+            self.recent.clear()
 
     def _record_outcomes(
         self, operation_id: str, request: httpx.Request, response: httpx.Response | None

@@ -37,6 +37,8 @@ from mock_server.process import MockProcess, MockProcessError
 from . import preflight
 from .progress import ProgressDisplay
 from .recorder import Recorder
+from .report.files import discard_reports
+from .report.model import rerun_command
 from .settings import ConfigurationError, add_options, settings_from
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
@@ -227,21 +229,21 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
             if settings.max_requests is not None:  # the pre-flight's requests count too
                 command = _with_budget(command, settings.max_requests - spent)
     except ConfigurationError as exc:
-        preflight.discard_reports(Path(args.reports_dir))
+        discard_reports(Path(args.reports_dir))
         message = Recorder(secrets=secrets).redact(str(exc))
         if kit_mock and "LD_API_TOKEN" in message:
             message += " (the started mock accepts the tokens of its shipped configuration: unset it)"
         print(f"contract: cannot run against {base_url}: {message}", file=sys.stderr)
         return CONFIGURATION_ERROR
-    rerun = f"make contract SEED={args.seed}" + ("" if kit_mock else f" BASE_URL={base_url}")
+    rerun = rerun_command(settings, args.seed)
     print(f"contract: seed {args.seed} (reproduce with {rerun})", flush=True)
     with tempfile.TemporaryDirectory(prefix="contract-progress-") as workdir:
         status = _run_pytest([*command, "--no-probe"], Path(workdir) / "progress.json")
-    if status in (0, 1):  # the tests ran (1: some failed)
+    if status in (0, 1, 2):  # the tests ran (1: some failed; 2: interrupted, INCOMPLETE)
         reports = Path(args.reports_dir)
         _print_matrix(reports.relative_to(Path.cwd()) if reports.is_relative_to(Path.cwd())
                       else reports)
-    print(f"contract: pytest exited with status {status}; seed {args.seed}", flush=True)
+    print(f"contract: pytest exited with status {status}; re-run: {rerun}", flush=True)
     return status
 
 

@@ -204,6 +204,16 @@ def _bind(case: Any, suite: Suite, p: Provisioned, operation_id: str) -> None:
                             for name, value in (case.path_parameters or {}).items()}
 
 
+def _record(suite: Suite, operation_id: str, response: Any) -> None:
+    """Schemathesis' requests bypass the suite's transport: hand each to the recorder, so a
+    failure's report and repro script have the request that failed."""
+    sent = response.request
+    body = sent.body.encode() if isinstance(sent.body, str) else sent.body or b""
+    suite.target.recorder.record_external(operation_id, sent.method, sent.url,
+                                          sent.headers.items(), body, response.status_code,
+                                          response.content)
+
+
 @schema.parametrize()
 def test_schema_conformance(
     case: Any, suite: Suite, tier1: Provisioned, created: list[tuple[str, str]],
@@ -213,7 +223,7 @@ def test_schema_conformance(
     _bind(case, suite, tier1, operation_id)
     _own_key(case, suite, operation_id, created)
     response = case.call(session=http_session) if http_session is not None else case.call()
-    suite.target.recorder.record_status(operation_id, response.status_code)
+    _record(suite, operation_id, response)
     if response.status_code == 201:
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("key"), str):

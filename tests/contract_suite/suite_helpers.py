@@ -16,13 +16,44 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PYTHON", "ROOT", "Run", "files_containing", "recognisable_token", "run"]
+__all__ = [
+    "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "Run", "files_containing", "recognisable_token", "run",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 # what the suite reads from the environment; each test sets what it needs
 SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD_PROJECT_KEY",
                      "LD_ENVIRONMENT_KEY", "LD_EXAMPLES")
+
+
+# The conftest of a synthetic session: the report plugin against a made-up live target, with
+# the recorder as a fixture (tests record exchanges as the suite's transport would).
+SYNTHETIC_CONFTEST = '''
+import pytest
+
+from contract_tests.recorder import Recorder
+from contract_tests.report import ConformanceReport
+from contract_tests.run import suite_options
+from contract_tests.settings import settings_from
+
+RECORDER = pytest.StashKey[Recorder]()
+
+
+def pytest_configure(config):
+    for marker in ("tier1", "tier2", "tier3", "stateful"):
+        config.addinivalue_line("markers", marker)
+    settings = settings_from(suite_options(["--base-url", "http://127.0.0.1:9",
+                                            "--examples", "5", "--reports-dir", "reports"]))
+    config.stash[RECORDER] = Recorder.for_tokens(settings.token, settings.readonly_token)
+    config.pluginmanager.register(
+        ConformanceReport(settings, config.stash[RECORDER], seed=1234), "report")
+
+
+@pytest.fixture
+def recorder(pytestconfig):
+    return pytestconfig.stash[RECORDER]
+'''
 
 
 @dataclass(frozen=True)

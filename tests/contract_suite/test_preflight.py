@@ -22,6 +22,7 @@ import pytest
 from suite_helpers import PYTHON, recognisable_token, resources_left, run
 
 from contract_tests import preflight
+from contract_tests.report import REPORT_FILES
 from contract_tests.run import suite_options, write_mock_config
 from contract_tests.settings import MOCK_READER_TOKEN, settings_from
 from mock_server.process import HOST, MockProcess, free_port
@@ -71,7 +72,7 @@ def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[st
     unsets); assert it stopped as the module docstring says; return its line."""
     reports = tmp_path / "reports"
     reports.mkdir()
-    for name in preflight.REPORT_FILES:
+    for name in REPORT_FILES:
         (reports / name).write_text("an earlier run's result", encoding="utf-8")
     env = {k: v for k, v in {**GOOD, **environ}.items() if v}
     started = time.monotonic()

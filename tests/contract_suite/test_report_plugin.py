@@ -7,32 +7,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from suite_helpers import PYTHON, Run, files_containing, recognisable_token, run
-
-CONFTEST = '''
-import pytest
-
-from contract_tests.recorder import Recorder
-from contract_tests.report import ConformanceReport
-from contract_tests.run import suite_options
-from contract_tests.settings import settings_from
-
-RECORDER = Recorder()
-
-
-def pytest_configure(config):
-    for marker in ("tier1", "tier2", "tier3", "stateful"):
-        config.addinivalue_line("markers", marker)
-    settings = settings_from(suite_options(["--base-url", "http://127.0.0.1:9",
-                                            "--examples", "5", "--reports-dir", "reports"]))
-    RECORDER.secrets = settings.secrets
-    config.pluginmanager.register(ConformanceReport(settings, RECORDER, seed=1234), "report")
-
-
-@pytest.fixture
-def recorder():
-    return RECORDER
-'''
+from suite_helpers import (
+    PYTHON,
+    SYNTHETIC_CONFTEST,
+    Run,
+    files_containing,
+    recognisable_token,
+    run,
+)
 
 TESTS = '''
 import os
@@ -94,7 +76,7 @@ def test_examples(n):
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run, str]:
     directory = tmp_path_factory.mktemp("synthetic")
-    (directory / "conftest.py").write_text(textwrap.dedent(CONFTEST))
+    (directory / "conftest.py").write_text(SYNTHETIC_CONFTEST)
     (directory / "test_synthetic.py").write_text(textwrap.dedent(TESTS))
     token = recognisable_token()
     result = run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-vv",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 from pathlib import Path
 
 import httpx
@@ -13,6 +13,7 @@ from contract_tests.recorder import Recorder
 from contract_tests.report import (
     ALL_OPERATIONS,
     FailureRecord,
+    Result,
     RunData,
     render_html,
     render_markdown,
@@ -72,7 +73,7 @@ def test_other_exceptions_are_reported_by_type() -> None:
 
 def test_the_reproduction_starts_at_the_last_write_and_hides_the_token() -> None:
     token = "tok-123456"
-    recorder = Recorder(secrets=(token,))
+    recorder = Recorder.for_tokens(token)
     for method, path in [("GET", "/api/v2/segments/p/e/s"), ("PATCH", "/api/v2/segments/p/e/s"),
                          ("GET", "/api/v2/segments/p/s/expiring-targets/e")]:
         request = httpx.Request(method, f"http://h{path}", headers={"Authorization": token},
@@ -87,12 +88,16 @@ def _data() -> RunData:
     op = next(iter(OPERATIONS))
     patch = next(o for o, spec in OPERATIONS.items() if spec.instructions)
     kind = next(iter(OPERATIONS[patch].instructions))
+    tests = {"t.py::test_schema": Result(op, "tier1", "passed", True),
+             "t.py::test_x[a]": Result(op, "tier2", "failed", True),
+             "t.py::test_x[b]": Result(op, "tier2", "failed", True),
+             "t.py::test_stateful": Result(ALL_OPERATIONS, "stateful", "passed", True),
+             **{f"t.py::test_policy[{n}]": Result(op, "tier3", "skipped", True)
+                for n in range(3)}}
     return RunData(
         target="https://staging.example", seed=42, examples_per_test=10, in_process=False,
-        duration_s=2.0, requests=100, examples_run=40,
-        matrix=Counter({(op, "tier1", "passed"): 1, (op, "tier2", "failed"): 2,
-                        (ALL_OPERATIONS, "stateful", "passed"): 1,
-                        (op, "tier3", "skipped"): 3}),
+        rerun="make contract BASE_URL=https://staging.example SEED=42 EXAMPLES=10",
+        duration_s=2.0, requests=100, examples_run=40, tests=tests,
         statuses={(op, 200): 7, (op, 599): 1},
         instructions={(patch, kind, "succeeded"): 5, (patch, kind, "failed"): 2},
         failures=[FailureRecord(test="t.py::test_x[a]", operation=op, tier="tier2",
@@ -126,7 +131,10 @@ def test_html_is_self_contained_and_escaped() -> None:
     page = render_html(data)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "src=" not in page and "href=" not in page  # nothing to fetch
+    assert "src=" not in page and "url(" not in page  # nothing to fetch
+    links = re.findall(r'href="([^"]*)"', page)
+    assert links and all(link.startswith("#") for link in links)  # this page's own anchors
+    assert {link[1:] for link in links} <= set(re.findall(r'id="([^"]*)"', page))
     assert 'class="failed">2 failed<' in page
 
 
@@ -135,7 +143,9 @@ def test_the_summary_gives_tiers_rates_and_files() -> None:
     assert "tier1: 1 passed | tier2: 2 failed | stateful: 1 passed | tier3: 3 skipped" in lines
     assert any("20.0 examples/s, 50.0 requests/s" in line for line in lines)
     assert "FAILED t.py::test_x[a]: instruction-counts (tier2)" in lines
-    assert lines[-1] == "reports: reports/conformance.md"
+    assert lines[-2] == "reports: reports/conformance.md"
+    assert lines[-1] == ("re-run: make contract BASE_URL=https://staging.example SEED=42 "
+                         "EXAMPLES=10")
 
 
 def test_the_guard_replaces_every_secret_in_written_files(tmp_path: Path) -> None:

@@ -1,0 +1,319 @@
+"""The pytest plugin that builds the run model from the suite's hooks and writes the reports.
+
+Registered from ``conftest.py``. It reads what it needs from the run itself, never from print
+statements: each test's operation (its ``operation_id`` parameter, or the operation label of a
+Schemathesis subtest) and tier (its marker), its outcome, and for a failure the exception it
+raised (failures.py). The `Recorder` supplies the exercised status codes and instruction
+outcomes, and the exchanges a failure's repro script replays (repro.py).
+
+The model lives in the config's stash (`RUN`), the per-test bookkeeping in each item's; at
+session end the model is finished once (is the run complete? model.RunData.status) and every
+output is rendered from it: JUnit properties, then the files (files.py), then the terminal
+summary. No secret leaves the process: test reports (what pytest prints and writes to JUnit),
+the reports and the summary are redacted, and a final guard rescans every file written.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis.statistics import collector
+
+from generated.operations import OPERATIONS
+
+from ..interrupts import INTERRUPTS
+from ..network import is_infrastructure
+from ..recorder import Recorder
+from ..settings import SuiteSettings
+from . import junit
+from .failures import failure_records
+from .files import discard_reports, write_reports
+from .model import ALL_OPERATIONS, NOT_RUN, TIERS, UNTIERED, FailureRecord, Result, RunData, new_run
+from .redact import scrub_files
+from .render import summary_lines
+
+__all__ = ["RUN", "ConformanceReport"]
+
+RUN = pytest.StashKey[RunData]()  # the run model, in the config's stash
+_BASE_NODEID = pytest.StashKey[str]()  # an item's node id before Schemathesis renames it
+_CHECK_ERRORS = pytest.StashKey[set[int]]()  # exceptions a split test's checks reported
+# control flow, not failures: pytest's own outcomes
+_OUTCOMES = (Exception, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception,
+             pytest.exit.Exception)
+
+# Schemathesis names each operation's report `<test>[METHOD /path]`
+_SUBTEST_LABEL = re.compile(r"\[([A-Z]+) (/[^\]]*)\]$")
+_BY_ROUTE = {(op.method.upper(), op.path): op_id for op_id, op in OPERATIONS.items()}
+
+
+def _operation_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "operation_id" in callspec.params:
+        return str(callspec.params["operation_id"])
+    return ALL_OPERATIONS
+
+
+def _subtest_operation(nodeid: str) -> str:
+    match = _SUBTEST_LABEL.search(nodeid)
+    if match is None:
+        return ALL_OPERATIONS
+    method, path = match.groups()
+    return _BY_ROUTE.get((method, path), f"{method} {path}")
+
+
+def _tier_of(item: pytest.Item) -> str:
+    for tier in TIERS:
+        if item.get_closest_marker(tier) is not None:
+            return tier
+    return UNTIERED
+
+
+def _stops_the_run(exc: BaseException, stopping: bool) -> bool:
+    """An exception that stops the run rather than failing the test: an interrupt, or a
+    BaseException raised while pytest was being told to stop (``session.shouldstop``, e.g. a
+    request budget that is spent). The test did not run to its end."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return stopping and not isinstance(exc, _OUTCOMES) and not is_infrastructure(exc)
+
+
+def _stop_reason(session: pytest.Session, interrupt: str | None, exitstatus: int) -> str | None:
+    """Why pytest ended the run before its end, if it did: ``session.shouldstop`` (a request
+    budget, ...), ``-x``/``--maxfail`` (``session.shouldfail``), Ctrl-C or SIGTERM."""
+    if session.shouldstop:
+        return str(session.shouldstop) if isinstance(session.shouldstop, str) else (
+            "pytest was told to stop")
+    if session.shouldfail:
+        return f"stopped early (-x / --maxfail): {session.shouldfail}"
+    if interrupt is None and exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    return interrupt
+
+
+def _outcome(report: pytest.TestReport, records: list[FailureRecord]) -> str:
+    if hasattr(report, "wasxfail"):
+        return "skipped" if report.skipped else "passed"
+    if report.failed and records and all(r.infrastructure for r in records):
+        return "infra"  # failed only through the network: not a contract failure
+    return str(report.outcome)
+
+
+def _examples_in(stats: Mapping[str, Any]) -> int:
+    """Test cases Hypothesis ran, from its statistics (all phases, shrinking included)."""
+    total = 0
+    for name, phase in stats.items():
+        if name.endswith("-phase") and isinstance(phase, Mapping):
+            total += len(phase.get("test-cases") or ())
+    return total
+
+
+def _selection(config: pytest.Config) -> dict[str, str]:
+    options = {"-m": config.getoption("markexpr", ""), "-k": config.getoption("keyword", "")}
+    return {flag: str(value) for flag, value in options.items() if value}
+
+
+class ConformanceReport:
+    """The pytest plugin. One instance per session; `conftest.py` registers it."""
+
+    def __init__(self, settings: SuiteSettings, recorder: Recorder, seed: int,
+                 root: Path | None = None, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.seed = seed
+        self.root = root  # only tests under it are reported (None: every test)
+        self.run_id = run_id  # the prefix of every key the run creates (repro scripts rename it)
+        self.written: list[Path] = []
+        self._config: pytest.Config | None = None
+        self._pending: dict[str, str] = {}  # nodeid -> outcome so far (setup, call, teardown)
+        self._interrupt: str | None = None
+        self._reports = False  # the run has a result to report
+
+    @property
+    def run(self) -> RunData:
+        assert self._config is not None, "the plugin is configured with the session"
+        return self._config.stash[RUN]
+
+    def redact(self, text: str) -> str:
+        return self.recorder.redact(text)
+
+    def _reported(self, item: pytest.Item) -> bool:
+        return self.root is None or Path(str(item.path)).is_relative_to(self.root)
+
+    # the run starts ------------------------------------------------------------------------
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+        config.stash[RUN] = new_run(self.settings, self.seed, _selection(config))
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        discard_reports(self.settings.reports_dir)  # an earlier run's would look current
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            if self._reported(item):
+                self.run.tests[item.nodeid] = Result(_operation_of(item), _tier_of(item))
+
+    # each test -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.recorder.start_test()
+        item.stash[_BASE_NODEID] = item.nodeid
+        if self._reported(item):
+            item.user_properties += [("operation", _operation_of(item)), ("tier", _tier_of(item))]
+            if item.nodeid in self.run.tests:
+                self.run.tests[item.nodeid].started = True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self) -> Generator[None, Any, Any]:
+        """While a fixture is set up (also one a test asks for late, as Schemathesis' do), the
+        recorder keeps its writes as setup: what a repro script provisions (repro.py)."""
+        outer = self.recorder.setting_up
+        self.recorder.setting_up = True
+        try:
+            return (yield)
+        finally:
+            self.recorder.setting_up = outer
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        """Count the examples Hypothesis runs (Schemathesis' included), through its statistics
+        callback, keeping any callback already installed (``--hypothesis-show-statistics``)."""
+        outer = collector.value
+
+        def note(stats: Mapping[str, Any]) -> None:
+            self.run.examples_run += _examples_in(stats)
+            if outer is not None:
+                outer(stats)
+
+        with collector.with_value(note):  # type: ignore[arg-type]
+            return (yield)
+
+    # outermost, so that sections other plugins add (Hypothesis' "Falsifying example") are
+    # scrubbed too
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        self._scrub(report)
+        if self._reported(item):
+            self._record(item, call, report)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None],
+                report: pytest.TestReport) -> None:
+        run = self.run
+        base = item.stash.get(_BASE_NODEID, item.nodeid)
+        exc = call.excinfo.value if report.failed and call.excinfo is not None else None
+        reported_by_checks = item.stash.setdefault(_CHECK_ERRORS, set())
+        # Schemathesis renames the item for each operation check; under -x a failed check's
+        # exception then ends the test itself, which keeps the last check's name
+        subtest = (item.nodeid != base and report.when == "call"
+                   and (exc is None or id(exc) not in reported_by_checks))
+        operation = _subtest_operation(item.nodeid) if subtest else _operation_of(item)
+        tier = _tier_of(item)
+        records: list[FailureRecord] = []
+        stopped = False
+        if exc is not None:
+            stopped = _stops_the_run(exc, bool(item.session.shouldstop))
+            if not stopped and id(exc) not in reported_by_checks:
+                records = self._failures(report.nodeid, operation, tier, exc)
+            if subtest:
+                reported_by_checks.add(id(exc))
+        outcome = NOT_RUN if stopped else _outcome(report, records)
+        rules = [("rule", rule) for rule in dict.fromkeys(r.rule for r in records)]
+        run.failures += records
+        if subtest:
+            report.user_properties = [("operation", operation), ("tier", tier), *rules]
+            run.checks[report.nodeid] = Result(operation, tier, outcome, True, parent=base)
+            if self._config is not None:
+                junit.add_case_properties(self._config, report)
+            return
+        item.user_properties += rules  # JUnit takes them from the teardown report
+        if report.when == "teardown":  # made from the item's properties before these
+            report.user_properties = [*report.user_properties, *rules]
+        run.duration_s += report.duration  # the time of the contract tests only
+        self._phase(base, report.when, outcome, operation, tier)
+
+    def _phase(self, nodeid: str, when: str, outcome: str, operation: str, tier: str) -> None:
+        """A test's outcome over its phases: setup, call, teardown (final at teardown)."""
+        result = self.run.tests.setdefault(nodeid, Result(operation, tier, started=True))
+        if when == "setup" or when == "call" and self._pending.get(nodeid) == "passed":
+            self._pending[nodeid] = outcome
+        elif when == "teardown":
+            pending = self._pending.pop(nodeid, outcome)
+            result.outcome = outcome if outcome in ("failed", "infra") else pending
+
+    def _failures(self, nodeid: str, operation: str, marker_tier: str,
+                  exc: BaseException) -> list[FailureRecord]:
+        if isinstance(exc, pytest.skip.Exception | pytest.xfail.Exception):
+            return []
+        return failure_records(nodeid, operation, marker_tier, exc, list(self.recorder.recent),
+                               self.recorder.setup_writes, self.run_id, self.redact)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_exception_interact(self, report: pytest.TestReport) -> None:
+        self._scrub(report)  # Schemathesis rewrites longrepr here
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C, SIGTERM (interrupts.py), or pytest stopping on ``session.shouldstop``."""
+        message = str(excinfo.value).strip()
+        signum = INTERRUPTS.signum
+        self._interrupt = message or (f"interrupted ({signal.Signals(signum).name})"
+                                      if signum is not None else "interrupted (KeyboardInterrupt)")
+
+    # the run ends --------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Finish the model (before pytest's JUnit writer, which then carries its status)."""
+        run = self.run
+        run.stopped = _stop_reason(session, self._interrupt, exitstatus)
+        # a configuration error (status 4) is no run; nor is one where nothing started
+        self._reports = exitstatus != pytest.ExitCode.USAGE_ERROR and (
+            run.ran or run.stopped is not None) and bool(run.tests)
+        if self._reports and self._config is not None:
+            junit.add_suite_properties(self._config, run)
+
+    # after the JUnit writer and the fixtures' final cleanup, so the guard also rescans its
+    # file and the request counts include the cleanup
+    @pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
+    def pytest_sessionfinish_reports(self, session: pytest.Session) -> None:
+        run = self.run
+        run.requests = self.recorder.requests
+        run.statuses = dict(self.recorder.statuses)
+        run.instructions = dict(self.recorder.outcomes)
+        run.network = dict(self.recorder.network)
+        run.choices = dict(self.recorder.choices)
+        if self._reports:
+            self.written = write_reports(run, self.redact)
+        scrub_files([*self.written, *self._junit_path()], self.settings.secrets)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self._reports:
+            return
+        terminalreporter.write_sep("=", "contract conformance")
+        for line in summary_lines(self.run, [*self.written, *self._junit_path()]):
+            terminalreporter.write_line(self.redact(line))
+
+    # helpers ----------------------------------------------------------------------------
+
+    def _junit_path(self) -> list[Path]:
+        xmlpath = getattr(self._config.option, "xmlpath", None) if self._config else None
+        return [Path(xmlpath)] if xmlpath else []
+
+    def _scrub(self, report: pytest.TestReport) -> None:
+        """Take secrets out of what pytest prints and writes for this test."""
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            redacted = self.redact(text)  # whole secrets, and halves of cut ones
+            if redacted != text:
+                report.longrepr = redacted
+        report.sections = [(title, self.redact(content)) for title, content in report.sections]
+        report.user_properties = [(k, self.redact(str(v))) for k, v in report.user_properties]

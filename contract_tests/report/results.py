@@ -1,0 +1,98 @@
+"""results.json: the run model as data, for machines (schema ``contract-results/1``).
+
+The schema is `results.schema.json` beside this module (JSON Schema 2020-12) and is described
+in docs/contract-suite.md; a change that breaks a reader gets a new version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from generated.operations import OPERATIONS
+
+from ..recorder import Exchange
+from .model import OUTCOMES, RunData
+from .view import FailureView, build_view, clip
+
+__all__ = ["SCHEMA_ID", "SCHEMA_PATH", "results_document", "results_text"]
+
+SCHEMA_ID = "contract-results/1"
+SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
+
+
+def _counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return {"total": sum(counts.values()),
+            **{outcome.replace(" ", "_"): counts.get(outcome, 0) for outcome in OUTCOMES}}
+
+
+def _request(exchange: Exchange) -> dict[str, Any]:
+    return {"method": exchange.method, "url": exchange.url, "credential": exchange.credential,
+            "content_type": exchange.header("content-type"),
+            "body": clip(exchange.body.decode("utf-8", "replace")) if exchange.body else None}
+
+
+def _failure(failure: FailureView) -> dict[str, Any]:
+    record, request = failure.record, failure.record.request
+    return {
+        "id": failure.id, "test": record.test, "rule": record.rule, "tier": record.tier,
+        "test_tier": record.test_tier, "operation": record.operation,
+        "infrastructure": record.infrastructure, "message": record.message,
+        "expected": failure.rule_text,
+        "request": _request(request) if request is not None else None,
+        "answer": ({"status": request.status, "body": clip(request.response_excerpt)}
+                   if request is not None else None),
+        "reproduction": {"curl": list(record.reproduction), "script": failure.script},
+    }
+
+
+def results_document(run: RunData) -> dict[str, Any]:
+    view = build_view(run)
+    totals = view.totals
+    cells = run.matrix()
+    by_id = {f.id: f for f in (*view.failures, *view.infrastructure)}
+    matrix = []
+    for row in view.matrix:
+        if row.total:
+            continue
+        for tier, cell in zip(view.tiers, row.cells, strict=True):
+            if any(cell.counts.values()):
+                matrix.append({"operation": row.operation, "tier": tier,
+                               **_counts(Counter({o: cells[(row.operation, tier, o)]
+                                                  for o in OUTCOMES})),
+                               "failures": [failure_id for _, failure_id in cell.failures]})
+    return {
+        "schema": SCHEMA_ID,
+        "target": run.target,
+        "seed": run.seed,
+        "settings": {"examples_per_test": run.examples_per_test, "shrink": run.shrink,
+                     "selection": dict(run.selection), "in_process": run.in_process,
+                     "kit_mock": run.kit_mock, "app": run.app},
+        "status": run.status,
+        "incomplete_reason": run.incomplete_reason,
+        "rerun": run.rerun,
+        "duration_s": round(run.duration_s, 3),
+        "requests": run.requests,
+        "examples_run": run.examples_run,
+        "totals": {"tests": _counts(totals.tests), "operation_checks": _counts(totals.checks),
+                   "tests_by_tier": {tier: _counts(counts)
+                                     for tier, counts in totals.tests_by_tier.items()}},
+        "not_run": [{"tier": tier, "operation": op, "tests": n} for tier, op, n in view.not_run],
+        "matrix": matrix,
+        "failures": [_failure(by_id[i]) for i, _ in run.identified(run.failures)],
+        "statuses": [{"operation": op, "status": code, "count": n,
+                      "documented": op in OPERATIONS and code in OPERATIONS[op].status_codes}
+                     for (op, code), n in sorted(run.statuses.items())],
+        "instructions": [{"operation": op, "kind": kind, "succeeded": ok, "failed": failed}
+                         for op, kind, ok, failed in view.instructions],
+        "choices": [{"point": point, "answer": answer, "times": n}
+                    for point, answer, n in view.choices],
+        "network": dict(sorted(run.network.items())),
+    }
+
+
+def results_text(run: RunData) -> str:
+    return json.dumps(results_document(run), indent=2, ensure_ascii=False) + "\n"
