@@ -11,7 +11,6 @@ only as which kind of credential it was (`Credential`), and dropped.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +21,7 @@ import httpx
 from hypothesis import currently_in_test_context
 from hypothesis.control import current_build_context
 
-from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
+from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, match_operation
 
 from .interrupts import INTERRUPTS
 from .network import InfrastructureError
@@ -43,18 +42,10 @@ CREDENTIAL_PLACEHOLDERS: Mapping[Credential, str] = {
 }
 MAX_ANSWER = 65_536  # characters of a response body kept with an exchange
 RECENT = 256  # exchanges of the running test case kept (a stateful run sends many)
-_ROUTES = [
-    (op.method.upper(), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", op.path) + "$"), op_id)
-    for op_id, op in OPERATIONS.items()
-]
-
-
 def operation_for(method: str, path: str) -> str | None:
     """The operationId a request goes to, or None (admin routes, unknown paths)."""
-    for route_method, pattern, op_id in _ROUTES:
-        if route_method == method.upper() and pattern.match(path):
-            return op_id
-    return None
+    matched = match_operation(method, path)
+    return matched[0].operation_id if matched is not None else None
 
 
 ELLIPSES = ("...", "…")

@@ -6,6 +6,7 @@ client; do not edit. Everything here is immutable (frozen dataclasses, tuples, m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -20,6 +21,8 @@ __all__ = [
     "Operation",
     "Parameter",
     "Rule",
+    "RuleId",
+    "match_operation",
 ]
 
 SEMANTIC_PATCH_MEDIA_TYPE = "application/json; domain-model=launchdarkly.semanticpatch"
@@ -34,6 +37,25 @@ class Rule:
     summary: str
 
 
+# The rule ids of the root ``x-rules``: a check naming another fails type checking.
+RuleId = Literal[
+    "access-control",
+    "error-indices",
+    "individual-target-required",
+    "instruction-counts",
+    "one-variation-per-flag",
+    "rate-limit",
+    "remove-keeps-target",
+    "semantic-content-type",
+    "successful-take-effect",
+    "update-increments-version",
+    "users-are-contexts",
+    "version-mismatch-fails",
+    "views-agree",
+    "well-formed-or-400",
+]
+
+
 @dataclass(frozen=True)
 class InstructionKind:
     """A semantic-patch instruction ``kind`` and the instruction fields it takes."""
@@ -42,6 +64,7 @@ class InstructionKind:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     version_of: Literal["segment", "target"] | None  # what its `version` field must match
+    action: Literal["add", "update", "remove"]  # what it does to its target
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,7 @@ class Operation:
     status_codes: tuple[int, ...]
     response_schemas: Mapping[int, str | None]
     instructions: Mapping[str, InstructionKind]
+    state_operation: str | None  # operationId of the GET that shows what the instructions change
     rules: tuple[str, ...]
 
 
@@ -116,6 +140,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringUserTargets": Operation(
@@ -140,15 +165,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "ExpiringUserTargetPatchResponse", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
-                "addExpireUserTargetDate", ("userKey", "variationId", "value"), (), None
+                "addExpireUserTargetDate", ("userKey", "variationId", "value"), (), None,
+                "add",
             ),
             "updateExpireUserTargetDate": InstructionKind(
-                "updateExpireUserTargetDate", ("userKey", "variationId", "value"), ("version",), "target"
+                "updateExpireUserTargetDate", ("userKey", "variationId", "value"), ("version",), "target",
+                "update",
             ),
             "removeExpireUserTargetDate": InstructionKind(
-                "removeExpireUserTargetDate", ("userKey", "variationId"), (), None
+                "removeExpireUserTargetDate", ("userKey", "variationId"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getExpiringContextTargets",
         rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "getExpiringContextTargets": Operation(
@@ -172,6 +201,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringTargets": Operation(
@@ -196,15 +226,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "ExpiringTargetPatchResponse", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addExpiringTarget": InstructionKind(
-                "addExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), (), None
+                "addExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), (), None,
+                "add",
             ),
             "updateExpiringTarget": InstructionKind(
-                "updateExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), ("version",), "target"
+                "updateExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), ("version",), "target",
+                "update",
             ),
             "removeExpiringTarget": InstructionKind(
-                "removeExpiringTarget", ("contextKey", "contextKind", "variationId"), (), None
+                "removeExpiringTarget", ("contextKey", "contextKind", "variationId"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getExpiringContextTargets",
         rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "postFeatureFlag": Operation(
@@ -226,6 +260,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(201, 400, 401, 403, 404, 409, 429),
         response_schemas=MappingProxyType({201: "FeatureFlag", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("well-formed-or-400", "access-control", "rate-limit"),
     ),
     "getFeatureFlag": Operation(
@@ -248,6 +283,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "FeatureFlag", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("access-control", "rate-limit"),
     ),
     "patchFeatureFlag": Operation(
@@ -271,18 +307,23 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "FeatureFlag", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 405: "MethodNotAllowedErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addTargets": InstructionKind(
-                "addTargets", ("variationId", "values"), ("contextKind",), None
+                "addTargets", ("variationId", "values"), ("contextKind",), None,
+                "add",
             ),
             "removeTargets": InstructionKind(
-                "removeTargets", ("variationId", "values"), ("contextKind",), None
+                "removeTargets", ("variationId", "values"), ("contextKind",), None,
+                "remove",
             ),
             "addUserTargets": InstructionKind(
-                "addUserTargets", ("variationId", "values"), (), None
+                "addUserTargets", ("variationId", "values"), (), None,
+                "add",
             ),
             "removeUserTargets": InstructionKind(
-                "removeUserTargets", ("variationId", "values"), (), None
+                "removeUserTargets", ("variationId", "values"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getFeatureFlag",
         rules=("well-formed-or-400", "one-variation-per-flag", "access-control", "rate-limit"),
     ),
     "deleteFeatureFlag": Operation(
@@ -305,6 +346,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(204, 401, 403, 404, 409, 429),
         response_schemas=MappingProxyType({204: None, 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("access-control", "rate-limit"),
     ),
     "getExpiringUserTargetsForSegment": Operation(
@@ -328,6 +370,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patch-expiring-user-targets-for-segment": Operation(
@@ -352,15 +395,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "ExpiringUserTargetPatchResponse", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
-                "addExpireUserTargetDate", ("targetType", "userKey", "value"), (), None
+                "addExpireUserTargetDate", ("targetType", "userKey", "value"), (), None,
+                "add",
             ),
             "updateExpireUserTargetDate": InstructionKind(
-                "updateExpireUserTargetDate", ("targetType", "userKey", "value", "version"), (), "segment"
+                "updateExpireUserTargetDate", ("targetType", "userKey", "value", "version"), (), "segment",
+                "update",
             ),
             "removeExpireUserTargetDate": InstructionKind(
-                "removeExpireUserTargetDate", ("targetType", "userKey"), (), None
+                "removeExpireUserTargetDate", ("targetType", "userKey"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getExpiringTargetsForSegment",
         rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "getExpiringTargetsForSegment": Operation(
@@ -384,6 +431,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringTargetsForSegment": Operation(
@@ -408,15 +456,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "ExpiringTargetPatchResponse", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addExpiringTarget": InstructionKind(
-                "addExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), (), None
+                "addExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), (), None,
+                "add",
             ),
             "updateExpiringTarget": InstructionKind(
-                "updateExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), ("version",), "target"
+                "updateExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), ("version",), "target",
+                "update",
             ),
             "removeExpiringTarget": InstructionKind(
-                "removeExpiringTarget", ("targetType", "contextKey", "contextKind"), (), None
+                "removeExpiringTarget", ("targetType", "contextKey", "contextKind"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getExpiringTargetsForSegment",
         rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "postSegment": Operation(
@@ -439,6 +491,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(201, 400, 401, 403, 404, 409, 429),
         response_schemas=MappingProxyType({201: "UserSegment", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("well-formed-or-400", "access-control", "rate-limit"),
     ),
     "getSegment": Operation(
@@ -462,6 +515,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "UserSegment", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("access-control", "rate-limit"),
     ),
     "patchSegment": Operation(
@@ -486,30 +540,39 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "UserSegment", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addIncludedTargets": InstructionKind(
-                "addIncludedTargets", ("contextKind", "values"), (), None
+                "addIncludedTargets", ("contextKind", "values"), (), None,
+                "add",
             ),
             "removeIncludedTargets": InstructionKind(
-                "removeIncludedTargets", ("contextKind", "values"), (), None
+                "removeIncludedTargets", ("contextKind", "values"), (), None,
+                "remove",
             ),
             "addExcludedTargets": InstructionKind(
-                "addExcludedTargets", ("contextKind", "values"), (), None
+                "addExcludedTargets", ("contextKind", "values"), (), None,
+                "add",
             ),
             "removeExcludedTargets": InstructionKind(
-                "removeExcludedTargets", ("contextKind", "values"), (), None
+                "removeExcludedTargets", ("contextKind", "values"), (), None,
+                "remove",
             ),
             "addIncludedUsers": InstructionKind(
-                "addIncludedUsers", ("values",), (), None
+                "addIncludedUsers", ("values",), (), None,
+                "add",
             ),
             "removeIncludedUsers": InstructionKind(
-                "removeIncludedUsers", ("values",), (), None
+                "removeIncludedUsers", ("values",), (), None,
+                "remove",
             ),
             "addExcludedUsers": InstructionKind(
-                "addExcludedUsers", ("values",), (), None
+                "addExcludedUsers", ("values",), (), None,
+                "add",
             ),
             "removeExcludedUsers": InstructionKind(
-                "removeExcludedUsers", ("values",), (), None
+                "removeExcludedUsers", ("values",), (), None,
+                "remove",
             ),
         }),
+        state_operation="getSegment",
         rules=("well-formed-or-400", "access-control", "rate-limit"),
     ),
     "deleteSegment": Operation(
@@ -533,6 +596,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(204, 401, 403, 404, 409, 429),
         response_schemas=MappingProxyType({204: None, 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("access-control", "rate-limit"),
     ),
     "getExpiringFlagsForUser": Operation(
@@ -556,6 +620,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         status_codes=(200, 401, 403, 404, 429),
         response_schemas=MappingProxyType({200: "ExpiringUserTargetGetResponse", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({}),
+        state_operation=None,
         rules=("users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
     "patchExpiringFlagsForUser": Operation(
@@ -580,15 +645,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         response_schemas=MappingProxyType({200: "ExpiringUserTargetPatchResponse", 400: "InvalidRequestErrorRep", 401: "UnauthorizedErrorRep", 403: "ForbiddenErrorRep", 404: "NotFoundErrorRep", 409: "StatusConflictErrorRep", 429: "RateLimitedErrorRep"}),
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
-                "addExpireUserTargetDate", ("flagKey", "variationId", "value"), (), None
+                "addExpireUserTargetDate", ("flagKey", "variationId", "value"), (), None,
+                "add",
             ),
             "updateExpireUserTargetDate": InstructionKind(
-                "updateExpireUserTargetDate", ("flagKey", "variationId", "value"), ("version",), "target"
+                "updateExpireUserTargetDate", ("flagKey", "variationId", "value"), ("version",), "target",
+                "update",
             ),
             "removeExpireUserTargetDate": InstructionKind(
-                "removeExpireUserTargetDate", ("flagKey", "variationId"), (), None
+                "removeExpireUserTargetDate", ("flagKey", "variationId"), (), None,
+                "remove",
             ),
         }),
+        state_operation="getExpiringContextTargets",
         rules=("semantic-content-type", "well-formed-or-400", "instruction-counts", "error-indices", "successful-take-effect", "individual-target-required", "one-variation-per-flag", "version-mismatch-fails", "update-increments-version", "remove-keeps-target", "users-are-contexts", "views-agree", "access-control", "rate-limit"),
     ),
 })
@@ -681,3 +750,36 @@ MODEL_NAMES: Mapping[str, str] = MappingProxyType({
     "patchSegmentRequest": "PatchSegmentRequest",
     "patchUsersRequest": "PatchUsersRequest",
 })
+
+# (method, path pattern, operationId, path parameter names), in the routers' order
+_ROUTES = (
+    ("POST", re.compile("^/api/v2/flags/([^/]+)$"), "postFeatureFlag", ("projectKey",)),
+    ("DELETE", re.compile("^/api/v2/flags/([^/]+)/([^/]+)$"), "deleteFeatureFlag", ("projectKey", "featureFlagKey")),
+    ("GET", re.compile("^/api/v2/flags/([^/]+)/([^/]+)$"), "getFeatureFlag", ("projectKey", "featureFlagKey")),
+    ("PATCH", re.compile("^/api/v2/flags/([^/]+)/([^/]+)$"), "patchFeatureFlag", ("projectKey", "featureFlagKey")),
+    ("GET", re.compile("^/api/v2/flags/([^/]+)/([^/]+)/expiring\\-targets/([^/]+)$"), "getExpiringContextTargets", ("projectKey", "featureFlagKey", "environmentKey")),
+    ("PATCH", re.compile("^/api/v2/flags/([^/]+)/([^/]+)/expiring\\-targets/([^/]+)$"), "patchExpiringTargets", ("projectKey", "featureFlagKey", "environmentKey")),
+    ("GET", re.compile("^/api/v2/flags/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "getExpiringUserTargets", ("projectKey", "featureFlagKey", "environmentKey")),
+    ("PATCH", re.compile("^/api/v2/flags/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "patchExpiringUserTargets", ("projectKey", "featureFlagKey", "environmentKey")),
+    ("POST", re.compile("^/api/v2/segments/([^/]+)/([^/]+)$"), "postSegment", ("projectKey", "environmentKey")),
+    ("DELETE", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/([^/]+)$"), "deleteSegment", ("projectKey", "environmentKey", "segmentKey")),
+    ("GET", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/([^/]+)$"), "getSegment", ("projectKey", "environmentKey", "segmentKey")),
+    ("PATCH", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/([^/]+)$"), "patchSegment", ("projectKey", "environmentKey", "segmentKey")),
+    ("GET", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/expiring\\-targets/([^/]+)$"), "getExpiringTargetsForSegment", ("projectKey", "segmentKey", "environmentKey")),
+    ("PATCH", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/expiring\\-targets/([^/]+)$"), "patchExpiringTargetsForSegment", ("projectKey", "segmentKey", "environmentKey")),
+    ("GET", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "getExpiringUserTargetsForSegment", ("projectKey", "segmentKey", "environmentKey")),
+    ("PATCH", re.compile("^/api/v2/segments/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "patch-expiring-user-targets-for-segment", ("projectKey", "segmentKey", "environmentKey")),
+    ("GET", re.compile("^/api/v2/users/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "getExpiringFlagsForUser", ("projectKey", "userKey", "environmentKey")),
+    ("PATCH", re.compile("^/api/v2/users/([^/]+)/([^/]+)/expiring\\-user\\-targets/([^/]+)$"), "patchExpiringFlagsForUser", ("projectKey", "userKey", "environmentKey")),
+)
+
+
+def match_operation(method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+    """The operation a request goes to and its path parameters (as they appear in `path`),
+    matched in the routers' order; None for a path or method no operation has."""
+    upper = method.upper()
+    for route_method, pattern, operation_id, names in _ROUTES:
+        found = pattern.match(path) if route_method == upper else None
+        if found is not None:
+            return OPERATIONS[operation_id], dict(zip(names, found.groups(), strict=True))
+    return None

@@ -114,6 +114,7 @@ class ResponseView:
 @dataclass(frozen=True)
 class InstructionView:
     name: str
+    action: str  # add | update | remove
     required: tuple[str, ...]
     optional: tuple[str, ...]
     version_of: str | None
@@ -134,6 +135,7 @@ class OperationView:
     success: ResponseView
     responses: tuple[ResponseView, ...]
     instructions: tuple[InstructionView, ...]
+    state_operation: str | None  # the GET that shows what the instructions change
     rules: tuple[str, ...]
 
     @property
@@ -148,6 +150,17 @@ class OperationView:
     @property
     def token_parameter(self) -> ParamView | None:
         return next((p for p in self.parameters if p.is_token), None)
+
+    @property
+    def path_pattern(self) -> str:
+        """A regular expression matching a request path of this operation, one group per path
+        parameter (for the generated ``match_operation``)."""
+        parts = re.split(r"\{[^}]+\}", self.path)
+        return "^" + "([^/]+)".join(re.escape(part) for part in parts) + "$"
+
+    @property
+    def path_parameter_names(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{([^}]+)\}", self.path))
 
     @property
     def route_path(self) -> str:
@@ -363,10 +376,11 @@ class _Builder:
             success=success,
             responses=responses,
             instructions=tuple(
-                InstructionView(kind, tuple(spec.get("required") or ()),
+                InstructionView(kind, str(spec["action"]), tuple(spec.get("required") or ()),
                                 tuple(spec.get("optional") or ()), spec.get("version"))
                 for kind, spec in kinds.items()
             ),
+            state_operation=(op.get("x-semantic-patch") or {}).get("state"),
             rules=tuple(op.get("x-rules") or ()),
         )
 

@@ -25,6 +25,9 @@ def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[s
                     yield path, method, operation
 
 
+ACTIONS = ("add", "update", "remove")  # what an instruction kind does (x-semantic-patch)
+
+
 def _problem(bundle: Bundle, ptr: str, message: str) -> Problem:
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 3] + "..."
@@ -97,6 +100,15 @@ def check_contract(bundle: Bundle) -> list[Problem]:
                                          f"unknown rule id {rule_id!r} (not in the root x-rules)"))
         if "x-semantic-patch" in op:
             problems.extend(_check_semantic_patch(bundle, ptr, op))
+    gets = {op.get("operationId") for _, method, op in iter_operations(doc) if method == "get"}
+    for path, method, op in iter_operations(doc):
+        ext = op.get("x-semantic-patch")
+        state = ext.get("state") if isinstance(ext, dict) else None
+        if ext is not None and state not in gets:
+            problems.append(_problem(bundle, pointer("paths", path, method, "x-semantic-patch",
+                                                     "state"),
+                                     f"`state` must name the GET operationId that shows what "
+                                     f"the instructions change, not {state!r}"))
     return problems
 
 
@@ -109,10 +121,13 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
                          "x-semantic-patch needs a non-empty `instructions` map")]
     for kind, spec in instructions.items():
         where = f"{ptr}/x-semantic-patch/instructions/{kind}"
-        if not isinstance(spec, dict) or set(spec) - {"required", "optional", "version"}:
+        if not isinstance(spec, dict) or set(spec) - {"action", "required", "optional", "version"}:
             problems.append(_problem(bundle, where, "an instruction kind takes only "
-                                     "`required`, `optional` and `version`"))
+                                     "`action`, `required`, `optional` and `version`"))
             continue
+        if spec.get("action") not in ACTIONS:
+            problems.append(_problem(bundle, f"{where}/action",
+                                     f"`action` must be one of {', '.join(ACTIONS)}"))
         for key in ("required", "optional"):
             value = spec.get(key, [])
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -121,13 +136,35 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
         if spec.get("version", "segment") not in ("segment", "target"):
             problems.append(_problem(bundle, f"{where}/version",
                                      "`version` must be `segment` or `target`"))
-    body = op.get("requestBody") or {}
-    if isinstance(body.get("$ref"), str):
-        _, body = resolve_pointer(bundle.document, body["$ref"].lstrip("#"))
+    body = _deref(bundle, op.get("requestBody") or {})
     content = (body or {}).get("content") or {}
     wanted = SEMANTIC_PATCH_MEDIA_TYPE.replace(" ", "").lower()
-    if not any(str(m).replace(" ", "").lower() == wanted for m in content):
+    media = next((m for m in content if str(m).replace(" ", "").lower() == wanted), None)
+    if media is None:
         problems.append(_problem(bundle, ptr + "/requestBody",
                                  f"x-semantic-patch needs the request media type "
                                  f"{SEMANTIC_PATCH_MEDIA_TYPE!r}"))
+        return problems
+    enum = _kind_enum(bundle, content[media].get("schema") or {})
+    if enum is not None and set(enum) != set(instructions):
+        problems.append(_problem(
+            bundle, ptr + "/x-semantic-patch/instructions",
+            f"the instruction kinds {sorted(instructions)} are not the request schema's `kind` "
+            f"enum {sorted(enum)}: state each kind once in both, or drop the enum"))
     return problems
+
+
+def _deref(bundle: Bundle, node: Any) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        _, node = resolve_pointer(bundle.document, node["$ref"].lstrip("#"))
+    return node
+
+
+def _kind_enum(bundle: Bundle, schema: Any) -> list[Any] | None:
+    """The `enum` of the request schema's instruction `kind`, if it declares one."""
+    body = _deref(bundle, schema)
+    items = _deref(bundle, ((body or {}).get("properties") or {}).get("instructions") or {})
+    item = _deref(bundle, (items or {}).get("items") or {})
+    kind = _deref(bundle, ((item or {}).get("properties") or {}).get("kind") or {})
+    enum = (kind or {}).get("enum")
+    return enum if isinstance(enum, list) else None

@@ -11,9 +11,10 @@ nothing. Every response to a known token carries
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from generated.operations import match_operation
 
 from .config import Config
 from .ratelimit import Decision, FixedWindowLimiter
@@ -28,7 +29,6 @@ ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[...,
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ADMIN_PREFIX = "/_admin/"
 PUBLIC_PATHS = frozenset({"/openapi.json"})  # the contract itself, as LaunchDarkly serves its own
-_PROJECT_PATH = re.compile(r"^/api/v2/(?:segments|flags|users)/([^/]+)")
 
 
 def _token(scope: dict[str, Any]) -> str | None:
@@ -95,11 +95,12 @@ class AccessControl:
                             else (403, "forbidden"))
             await send_error(send, status, code, "this access token is read-only", headers)
             return
-        match = _PROJECT_PATH.match(path)
-        if match and not grant.grants(match.group(1)):
+        matched = match_operation(method, path)
+        project = matched[1].get("projectKey") if matched is not None else None
+        if project is not None and not grant.grants(project):
             await send_error(
                 send, 403, "forbidden",
-                f"this access token is not granted project {match.group(1)!r}", headers,
+                f"this access token is not granted project {project!r}", headers,
             )
             return
         receive = await self._bounded_body(scope, receive, send, headers)

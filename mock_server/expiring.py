@@ -22,7 +22,7 @@ from orjson import Fragment
 
 from .errors import InstructionFailed, VersionMismatch, conflict
 from .flags import flag_resource, variation_index
-from .instructions import Kinds, KindSpec, action_of, check_instruction, version_refers_to_resource
+from .instructions import Kinds, KindSpec, check_instruction, version_refers_to_resource
 from .policy import Policy
 from .representations import FLAG_SLOTS, SEGMENT_LISTS, as_user_items, schedule_item_json
 from .segments import segment_resource, segment_slots
@@ -236,7 +236,7 @@ def patch_segment_schedules(
     view.load(res, _named_contexts(instructions))
 
     def apply(instruction: dict[str, Any], kind: str, spec: KindSpec) -> _Key | None:
-        action = action_of(kind)
+        action = spec.action
         context_kind, context_key = _context(instruction, spec)
         target_type = instruction.get("targetType")
         if target_type not in SEGMENT_LISTS:
@@ -294,7 +294,7 @@ def _apply_to_flag(
 ) -> _Key | None:
     """One flag instruction; the key of the schedule it left (``None`` for a remove)."""
     view, instruction, kind = change.view, change.instruction, change.kind
-    action = action_of(kind)
+    action = spec.action
     variation_id = instruction.get("variationId")
     if not isinstance(variation_id, str):
         raise InstructionFailed(f"{kind} needs variationId")

@@ -2,19 +2,18 @@
 
 Which kinds an operation accepts and which parameters each kind needs come
 from ``generated.operations`` (``OPERATIONS[op].instructions``); this module
-only checks an instruction against such a mapping and says what the kind
-does (``add``/``update``/``remove``, from its name).
+only checks an instruction against such a mapping; what a kind does
+(``add``/``update``/``remove``) is its ``action`` there.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .errors import InstructionFailed
 
-__all__ = ["KindSpec", "Kinds", "action_of", "check_instruction", "version_refers_to_resource"]
+__all__ = ["KindSpec", "Kinds", "check_instruction", "version_refers_to_resource"]
 
 INTEGER_FIELDS = ("value", "version")
 STRING_FIELDS = (
@@ -31,17 +30,10 @@ class KindSpec(Protocol):
     required: Sequence[str]
     optional: Sequence[str]
     version_of: str | None
+    action: str  # add | update | remove
 
 
 Kinds = Mapping[str, KindSpec]
-
-
-@functools.cache
-def action_of(kind: str) -> str:
-    for action in ("add", "update", "remove"):
-        if kind.startswith(action):
-            return action
-    raise InstructionFailed(f"instruction kind {kind!r} is not supported by the mock server")
 
 
 def version_refers_to_resource(spec: KindSpec) -> bool:

@@ -54,6 +54,23 @@ CASES = {
                  "x-rules: [sp-content-type, no-such-rule]"),
         "segments.yaml", r"#/paths/.*/patch/x-rules/1", "unknown rule id 'no-such-rule'",
     ),
+    "instruction-without-action": (
+        _replace("segments.yaml", "            action: add\n", ""),
+        "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions/addIncludedUsers/action",
+        "`action` must be one of add, update, remove",
+    ),
+    "unknown-state-operation": (
+        _replace("segments.yaml", "        state: getSegment", "        state: getSegmnt"),
+        "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/state",
+        "`state` must name the GET operationId",
+    ),
+    "kind-enum-disagrees-with-extension": (
+        _replace("segments.yaml", "enum: [addIncludedUsers, updateExpireUserTargetDate, "
+                 "removeExpireUserTargetDate]", "enum: [addIncludedUsers, "
+                 "updateExpireUserTargetDate, removeExpireUserTargetDate, addExcludedUsers]"),
+        "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions",
+        "not the request schema's `kind` enum",
+    ),
     "duplicate-yaml-key": (
         _replace("segments.yaml", "      operationId: getSegment\n",
                  "      operationId: getSegment\n      operationId: getSegment2\n"),
