@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["FIXTURE_SPEC", "REFERENCE_SPEC", "ROOT", "run_generator", "tree_digest"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_SPEC = ROOT / "tests" / "fixtures" / "spec"
 REFERENCE_SPEC = ROOT.parent / "shared" / "reference" / "launchdarkly-openapi.yaml"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gen_helpers import FIXTURE_SPEC
 
 from generator.bundler import bundle_documents
 from generator.errors import GenerationFailed
@@ -90,8 +91,9 @@ def test_fast_yaml_constructor_matches_pyyaml(raw: bytes) -> None:
 
 
 def test_fast_yaml_constructor_on_every_fixture_spec() -> None:
-    specs = Path(__file__).parent / "fixtures" / "spec"
-    for path in sorted(specs.glob("*.yaml")):
+    paths = sorted(FIXTURE_SPEC.glob("*.yaml"))
+    assert paths, FIXTURE_SPEC  # an empty glob would prove nothing
+    for path in paths:
         raw = path.read_bytes()
         assert repr(_fast_load(raw)) == repr(_generic_load(raw)), path.name
 
