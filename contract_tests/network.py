@@ -31,7 +31,6 @@ The in-process target has no network: none of this applies to it.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
+
+from generated._http import retry_after
 
 from .interrupts import INTERRUPTS
 from .pacing import Pacer
@@ -76,24 +77,6 @@ class RetryPolicy:
 
     def backoff(self, failures: int) -> float:
         return float(min(self.max_backoff_s, self.backoff_s * 2 ** (failures - 1)))
-
-
-def retry_after(headers: Mapping[str, str]) -> float:
-    """Seconds to wait after a 429: ``Retry-After`` (seconds or HTTP date), else
-    ``X-Ratelimit-Reset`` (epoch milliseconds), else one second."""
-    value = (headers.get("retry-after") or "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
-    try:
-        return max(0.0, float(headers.get("x-ratelimit-reset") or "") / 1000 - time.time())
-    except ValueError:
-        return 1.0
 
 
 class _Answer(Protocol):

@@ -24,7 +24,7 @@ from pydantic_core import to_jsonable_python
 from . import models
 from .operations import MODEL_NAMES, OPERATIONS
 
-__all__ = ["ApiResponse", "AsyncClientBase", "SyncClientBase", "UnexpectedStatus"]
+__all__ = ["ApiResponse", "AsyncClientBase", "SyncClientBase", "UnexpectedStatus", "retry_after"]
 
 T = TypeVar("T")
 _JITTER = 0.25  # seconds, at most, added to each 429 wait
@@ -107,21 +107,22 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _retry_after(headers: httpx.Headers) -> float:
-    """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-Ratelimit-Reset``
-    (epoch milliseconds), else one second."""
-    value = headers.get("retry-after", "").strip()
+def retry_after(headers: Mapping[str, str]) -> float:
+    """Seconds to wait after a 429, never negative: ``Retry-After`` (seconds or HTTP date), else
+    ``X-Ratelimit-Reset`` (epoch milliseconds), else one second. ``headers`` must look names up
+    case-insensitively (httpx's and requests' do). The kit's one parser of these headers."""
+    value = (headers.get("retry-after") or "").strip()
     if value:
         try:
-            return float(value)
+            return max(0.0, float(value))
         except ValueError:
             try:
-                return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
             except (TypeError, ValueError):
                 pass
-    reset = headers.get("x-ratelimit-reset", "").strip()
+    reset = (headers.get("x-ratelimit-reset") or "").strip()
     try:
-        return float(reset) / 1000 - time.time()
+        return max(0.0, float(reset) / 1000 - time.time())
     except ValueError:
         return 1.0
 
@@ -172,7 +173,7 @@ class _ClientCore:
     def _retry_delay(self, response: httpx.Response, attempt: int, waited: float) -> float | None:
         if response.status_code != 429 or attempt >= self.max_retries:
             return None
-        delay = max(0.0, _retry_after(response.headers)) + self._random.uniform(0, _JITTER)
+        delay = retry_after(response.headers) + self._random.uniform(0, _JITTER)
         return delay if waited + delay <= self.max_retry_wait else None
 
     def _response(self, operation_id: str, response: httpx.Response) -> ApiResponse[Any]:
