@@ -12,7 +12,7 @@ from typing import Any
 from .config import Project
 from .errors import InstructionFailed, conflict, invalid_request, not_found
 from .instructions import Kinds, check_instruction
-from .jsonpatch import PatchError, apply_patch
+from .json_patch import PatchError, apply_patch
 from .representations import FLAG_SLOTS, flag_rep
 from .store import FlagEnvRecord, FlagRecord, Resource, TargetRow, Tx
 

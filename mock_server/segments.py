@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import InstructionFailed, conflict, invalid_request
 from .instructions import Kinds, check_instruction
-from .jsonpatch import PatchError, apply_patch
+from .json_patch import PatchError, apply_patch
 from .representations import segment_rep
 from .store import Resource, SegmentRecord, TargetRow, Tx
 
