@@ -17,9 +17,11 @@ import atexit
 import json
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -32,6 +34,9 @@ from .settings import ConfigurationError
 __all__ = ["Provisioned", "Provisioning", "Slot", "probe"]
 
 SEGMENT_CONTEXT_KIND = "org"
+# A kind spelt with every character a context kind may hold besides letters and digits.
+OTHER_CONTEXT_KIND = "ct.device_v2-x"
+LONG_KEY_LENGTH = 256
 SETUP_ATTEMPTS = 3  # sends of one setup request after infrastructure failures
 CLEANUP_DEADLINE_S = 120.0  # delete_all stops trying after this (what is left is reported)
 
@@ -55,7 +60,12 @@ class Provisioned:
     variation_ids: tuple[str, ...]
     segment_slots: tuple[Slot, ...]
     flag_slots: tuple[Slot, ...]
-    untargeted_key: str  # targeted nowhere
+    untargeted_keys: tuple[str, ...]  # targeted nowhere, under any kind; near misses after the first
+
+    @property
+    def untargeted_key(self) -> str:
+        """The plainest key targeted nowhere (tier 3's no-op removes name it)."""
+        return self.untargeted_keys[0]
 
     def user_slots(self, slots: tuple[Slot, ...]) -> tuple[Slot, ...]:
         return tuple(s for s in slots if s.context_kind == "user")
@@ -138,16 +148,20 @@ class Provisioning:
         return deleted
 
     def create(self) -> Provisioned:
-        """A fresh segment and flag, each with individual targets in several lists."""
+        """A fresh segment and flag, each with individual targets in several lists, under
+        three context kinds, with keys of every shape `_edge_keys` makes."""
         self._counter += 1
         prefix = f"{self.run_id}-{self._counter}"
         segment_key, flag_key = f"{prefix}-segment", f"{prefix}-flag"
+        users_in = _edge_keys(prefix, "u", in_path=False)
         keys = {
-            "users_in": [f"{prefix}-u{i}" for i in range(4)],
-            "users_out": [f"{prefix}-u{i}" for i in range(4, 6)],
-            "user_contexts_in": [f"{prefix}-cu{i}" for i in range(2)],
-            "orgs_in": [f"{prefix}-o{i}" for i in range(3)],
-            "orgs_out": [f"{prefix}-o{i}" for i in range(3, 5)],
+            "users_in": users_in,
+            "users_out": [f"{prefix}-uo0", f"{prefix}-uo-Ωμέγα ß"],
+            "user_contexts_in": [f"{prefix}-cu0", f"{prefix}-cu-İstanbul"],
+            # users_in[0] again: one key under two kinds, in the same list
+            "orgs_in": [f"{prefix}-o0", users_in[0], f"{prefix}-o-Case"],
+            "orgs_out": [f"{prefix}-oo0", f"{prefix}-oo-a/b%2Fc"],
+            "others_in": [f"{prefix}-d0", users_in[1]],
         }
         self._create_segment(segment_key, keys)
         variation_ids = self._create_flag(flag_key, prefix)
@@ -157,17 +171,30 @@ class Provisioning:
             *(Slot("user", k, target_type="included") for k in keys["user_contexts_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="included") for k in keys["orgs_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="excluded") for k in keys["orgs_out"]),
+            *(Slot(OTHER_CONTEXT_KIND, k, target_type="included") for k in keys["others_in"]),
         )
+        # Flag users go into the user endpoint's path (no '/': see _edge_keys). The first is
+        # the path user of every test that needs one: the punctuated key, so that its `%20`,
+        # `+` and space must survive the path's encoding. An org shares its key, on the other
+        # variation.
+        flag_users = _edge_keys(prefix, "fu", in_path=True)
+        flag_users.insert(0, flag_users.pop(2))
+        flag_contexts = [(SEGMENT_CONTEXT_KIND, f"{prefix}-fo0"),
+                         (SEGMENT_CONTEXT_KIND, flag_users[0]),
+                         (SEGMENT_CONTEXT_KIND, f"{prefix}-fo-a/b"),
+                         (OTHER_CONTEXT_KIND, f"{prefix}-fd0")]
         flag_slots = (
-            *(Slot("user", f"{prefix}-fu{i}", variation_id=variation_ids[i % 2]) for i in range(6)),
-            *(Slot(SEGMENT_CONTEXT_KIND, f"{prefix}-fo{i}", variation_id=variation_ids[i % 2])
-              for i in range(4)),
+            *(Slot("user", k, variation_id=variation_ids[i % 2])
+              for i, k in enumerate(flag_users)),
+            *(Slot(kind, k, variation_id=variation_ids[i % 2])
+              for i, (kind, k) in enumerate(flag_contexts)),
         )
         self._target_flag(flag_key, flag_slots)
+        targeted = {s.context_key for s in (*segment_slots, *flag_slots)}
         return Provisioned(
             project=self.project, environment=self.environment, segment_key=segment_key,
             flag_key=flag_key, variation_ids=variation_ids, segment_slots=segment_slots,
-            flag_slots=flag_slots, untargeted_key=f"{prefix}-nobody",
+            flag_slots=flag_slots, untargeted_keys=(f"{prefix}-nobody", *near_misses(targeted)),
         )
 
     def throwaway_segment(self) -> str:
@@ -250,6 +277,8 @@ class Provisioning:
              "values": keys["orgs_in"]},
             {"kind": "addExcludedTargets", "contextKind": SEGMENT_CONTEXT_KIND,
              "values": keys["orgs_out"]},
+            {"kind": "addIncludedTargets", "contextKind": OTHER_CONTEXT_KIND,
+             "values": keys["others_in"]},
         ]
         _require(
             self._patch_adding(lambda: self.client.patch_segment(
@@ -299,6 +328,37 @@ class Provisioning:
         except (httpx.HTTPError, InfrastructureError):
             return False
         return response.status_code in (204, 404)
+
+
+def _edge_keys(prefix: str, tag: str, *, in_path: bool) -> list[str]:
+    """Context keys of the shapes real implementations get wrong: plain (first: tests that
+    need one slot take it), non-ASCII beyond the BMP, punctuation with a literal `%20`, two
+    that differ only by case, a precomposed accent, and one of LONG_KEY_LENGTH characters.
+    Keys that go into a URL path (`in_path`) leave out `/`: an encoded slash in a path
+    segment is refused or decoded by many HTTP stacks before the API sees it."""
+    stem = f"{prefix}-{tag}"
+    return [
+        f"{stem}0",
+        f"{stem}-ünï-çødé-日本語-🙂",
+        f"{stem}-a.b@c+d%20e f" + ("" if in_path else "/g"),
+        f"{stem}-Case",
+        f"{stem}-case",
+        unicodedata.normalize("NFC", f"{stem}-café"),
+        f"{stem}-long-".ljust(LONG_KEY_LENGTH, "x"),
+    ]
+
+
+def near_misses(targeted: set[str]) -> list[str]:
+    """Keys a server matching keys loosely would take for a targeted one: another case, a
+    space around it, one character less or more, the decomposed accent, `%20` decoded. None
+    of them is targeted (under any kind)."""
+    variants: dict[str, None] = {}
+    for key in sorted(targeted):
+        for variant in (key.swapcase(), f"{key} ", f" {key}", key[:-1], f"{key}x",
+                        unicodedata.normalize("NFD", key), unquote(key)):
+            if variant not in targeted:
+                variants[variant] = None
+    return list(variants)
 
 
 class _Created:

@@ -57,7 +57,7 @@ def test_instructions_succeed_or_fail_as_documented(suite: Suite, operation_id: 
         version = segment_version(api, p) if family.update.version_of == "segment" else 0
         plan = plan.resolve(before, version)
 
-        response = patch(api, family, p, plan.instructions)
+        response = patch(api, family, p, plan.instructions, body_extras=plan.body_extras)
 
         body = check_200_with_errors(response, len(plan.instructions))
         check_counts(body, len(plan.instructions))
