@@ -15,13 +15,17 @@ the schema lets them through, from none to every slot of the resource in one req
 
 from __future__ import annotations
 
+import functools
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import unquote
 
 from hypothesis import strategies as st
 
 from .checks import Expectation, Schedules
-from .families import Family, ScheduleKey
+from .families import FAMILIES, Family, ScheduleKey
 from .provisioning import Provisioned, Slot
 
 __all__ = [
@@ -32,7 +36,8 @@ __all__ = [
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
-MAX_EXTRAS = 4  # instructions beyond the slots' in one request
+MAX_NEAR_MISSES = 3  # adds for near misses of targeted keys in one request
+MAX_EXTRAS = 4  # other instructions beyond the slots' in one request
 # A key no schema defines (LaunchDarkly's own never start so): an unknown property for sure.
 UNKNOWN_PREFIX = "x-ct-"
 
@@ -83,6 +88,7 @@ class Plan:
                     self.body_extras)
 
 
+@functools.cache
 def future_dates(now_ms: int) -> st.SearchStrategy[int]:
     """Expiry dates from an hour to fifty years ahead, at millisecond precision. Never in the
     past or within minutes of now: past dates are tier-3 policy, and a run must not race the
@@ -175,7 +181,7 @@ def _slot_instruction(
         return (instruction, Expectation(0, False, "update without the version it needs"),
                 "instruction-counts")
     # The segment's version may move with each instruction before this one.
-    headroom = len(family.slots(p)) + MAX_EXTRAS if of_segment else 0
+    headroom = len(family.slots(p)) + MAX_NEAR_MISSES + MAX_EXTRAS if of_segment else 0
     instruction["version"] = Version(key, of_segment, draw(stale_offsets(headroom)))
     return (instruction, Expectation(0, False, "update with a stale version"),
             "version-mismatch-fails")
@@ -190,43 +196,85 @@ def _unknown_variations(p: Provisioned) -> list[str]:
 
 Misaddressing = tuple[list[Slot], str, str]  # candidate addresses, why they fail, the rule
 
+# Keys a server matching keys loosely takes for a targeted one (case-insensitive collations,
+# trimming, Unicode normalisation, decoding twice, prefix matches).
+KEY_NEAR_MISSES: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("in another case", str.swapcase),
+    ("with a trailing space", lambda key: f"{key} "),
+    ("with a leading space", lambda key: f" {key}"),
+    ("with its accents decomposed (NFD)", functools.partial(unicodedata.normalize, "NFD")),
+    ("with %XX decoded", unquote),
+    ("one character short", lambda key: key[:-1]),
+    ("one character longer", lambda key: f"{key}x"),
+)
 
-def _misaddressings(family: Family, p: Provisioned, slot: Slot) -> list[Misaddressing]:
-    """`slot` with one field of its address changed so that the resource does not target the
-    context there: another key (targeted nowhere: near misses of targeted keys), another
-    kind, the other segment list, another or an unknown variation."""
-    fields = {*family.add.required, *family.add.optional}
-    kinds = sorted({s.context_kind for s in family.resource_slots(p)} - {slot.context_kind})
-    changes: list[Misaddressing] = []
-    if fields & {"userKey", "contextKey"}:  # the user endpoint names its user in the path
-        changes.append(([replace(slot, context_key=k) for k in p.untargeted_keys],
-                        "a context key targeted nowhere", "individual-target-required"))
-    if "contextKind" in fields:
-        changes.append(([replace(slot, context_kind=k) for k in kinds],
-                        "the key under a kind not targeted there", "individual-target-required"))
-    if "targetType" in fields:
-        flip = {"included": "excluded", "excluded": "included"}
-        changes.append(([replace(slot, target_type=flip[slot.target_type or "included"])],
-                        "the list that does not hold the context", "individual-target-required"))
-    if "variationId" in fields:
-        changes.append(([replace(slot, variation_id=v) for v in p.variation_ids
-                         if v != slot.variation_id],
-                        "a variation that does not target the context", "one-variation-per-flag"))
-        changes.append(([replace(slot, variation_id=v) for v in _unknown_variations(p)],
-                        "an unknown variation", "individual-target-required"))
+
+def _kept(family: Family, p: Provisioned, changes: list[Misaddressing]) -> list[Misaddressing]:
+    """The changes with only the addresses the resource does not target (by exact key, kind
+    and list or variation: where an add must fail), and none left empty."""
     targeted = family.targeted(p)
     return [(kept, why, rule) for candidates, why, rule in changes
             if (kept := [c for c in candidates if family.key_of(c) not in targeted])]
 
 
-@st.composite
-def _misaddressed_add(draw: st.DrawFn, family: Family, p: Provisioned,
-                      now_ms: int) -> tuple[dict[str, Any], Expectation, str]:
-    slot = draw(st.sampled_from(family.slots(p)))
-    candidates, why, rule = draw(st.sampled_from(_misaddressings(family, p, slot)))
-    target = draw(st.sampled_from(candidates))
-    return ({**_fields(family, p, target, "add"), "value": draw(future_dates(now_ms))},
-            Expectation(0, False, f"add for {why}"), rule)
+def _near_misses(family: Family, p: Provisioned) -> list[Misaddressing]:
+    """Every slot with its key changed by one of KEY_NEAR_MISSES (one entry per change, so
+    each is drawn as often, whichever keys it changes)."""
+    if not {"userKey", "contextKey"} & {*family.add.required, *family.add.optional}:
+        return []  # the user endpoint names its user in the path
+    return _kept(family, p, [
+        ([replace(s, context_key=change(s.context_key)) for s in family.slots(p)],
+         f"a targeted key {name}", "individual-target-required")
+        for name, change in KEY_NEAR_MISSES
+    ])
+
+
+def _unknown_variations(p: Provisioned) -> list[str]:
+    """Variation ids no variation has: made up, and near misses of the real ones."""
+    misses = ["no-such-variation"] + [
+        variant for v in p.variation_ids for variant in (v.upper(), f"{v} ", v[:-1])]
+    return [v for v in dict.fromkeys(misses) if v not in p.variation_ids]
+
+
+def _misaddressings(family: Family, p: Provisioned) -> list[Misaddressing]:
+    """Slots with another field of their address changed so that the resource does not
+    target the context there: a key targeted nowhere, another kind, the other segment list,
+    another or an unknown variation."""
+    fields = {*family.add.required, *family.add.optional}
+    slots = family.slots(p)
+    kinds = sorted({s.context_kind for s in family.resource_slots(p)})
+    flip = {"included": "excluded", "excluded": "included"}
+    changes: list[Misaddressing] = []
+    if fields & {"userKey", "contextKey"}:  # the user endpoint names its user in the path
+        changes.append(([replace(s, context_key=p.untargeted_key) for s in slots],
+                        "a context key targeted nowhere", "individual-target-required"))
+    if "contextKind" in fields:
+        changes.append(([replace(s, context_kind=k) for s in slots for k in kinds],
+                        "the key under a kind not targeted there", "individual-target-required"))
+    if "targetType" in fields:
+        changes.append(([replace(s, target_type=flip[s.target_type or "included"])
+                         for s in slots],
+                        "the list that does not hold the context", "individual-target-required"))
+    if "variationId" in fields:
+        changes.append(([replace(s, variation_id=v) for s in slots for v in p.variation_ids],
+                        "a variation that does not target the context", "one-variation-per-flag"))
+        changes.append(([replace(s, variation_id=v) for s in slots
+                         for v in _unknown_variations(p)],
+                        "an unknown variation", "individual-target-required"))
+    return _kept(family, p, changes)
+
+
+def _failing_adds(family: Family, p: Provisioned, changes: list[Misaddressing],
+                  now_ms: int) -> st.SearchStrategy[tuple[dict[str, Any], Expectation, str]]:
+    """An add for one of the misaddressed slots: it must fail, and change nothing."""
+    @st.composite
+    def add(draw: st.DrawFn) -> tuple[dict[str, Any], Expectation, str]:
+        candidates, why, rule = draw(st.sampled_from(changes))
+        target = draw(st.sampled_from(candidates))
+        return ({**_fields(family, p, target, "add"), "value": draw(future_dates(now_ms))},
+                Expectation(0, False, f"add for {why}"), rule)
+
+    return add()
 
 
 def _unknown_kinds(family: Family) -> list[str]:
@@ -240,7 +288,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
     """Instructions that must fail whatever the state, and change nothing."""
     slots = family.slots(p)
     date = future_dates(now_ms)
-    options: list[st.SearchStrategy[Any]] = [_misaddressed_add(family, p, now_ms)]
+    options = [_failing_adds(family, p, _misaddressings(family, p), now_ms)]  # never empty:
+    # every operation names a context key or a variation
     if family.free_form:
         options.append(st.builds(
             lambda slot, value, kind: (
@@ -263,6 +312,21 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
     return options
 
 
+@functools.cache
+def _failing(operation_id: str, p: Provisioned,
+             now_ms: int) -> list[st.SearchStrategy[list[tuple[dict[str, Any], Expectation, str]]]]:
+    """The lists of instructions that must fail which a plan adds: near misses of targeted
+    keys (where the operation names a key), and the others. Built once per operation,
+    resources and clock: building them costs more than drawing from them."""
+    family = FAMILIES[operation_id]
+    near_misses = _near_misses(family, p)
+    return [
+        *([st.lists(_failing_adds(family, p, near_misses, now_ms), max_size=MAX_NEAR_MISSES)]
+          if near_misses else []),
+        st.lists(st.one_of(_extras(family, p, now_ms)), max_size=MAX_EXTRAS),
+    ]
+
+
 @st.composite
 def plans(
     draw: st.DrawFn, family: Family, p: Provisioned, scheduled: frozenset[ScheduleKey],
@@ -273,7 +337,8 @@ def plans(
     every slot, with unknown properties where the schema allows them."""
     slots = draw(st.lists(st.sampled_from(family.slots(p)), unique=True))
     entries = [draw(_slot_instruction(family, p, slot, scheduled, now_ms)) for slot in slots]
-    entries += draw(st.lists(st.one_of(_extras(family, p, now_ms)), max_size=MAX_EXTRAS))
+    for failing in _failing(family.operation.operation_id, p, now_ms):
+        entries += draw(failing)
     entries = draw(st.permutations(entries))
     if family.update.version_of == "segment":
         # The segment's version is only known before the request: keep one versioned update,

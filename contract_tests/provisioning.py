@@ -21,7 +21,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 
@@ -49,6 +48,7 @@ class Slot:
     context_key: str
     target_type: str | None = None  # segments: "included" | "excluded"
     variation_id: str | None = None  # flags
+    user_list: bool = False  # segments: in the `included`/`excluded` user list, not `…Contexts`
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,7 @@ class Provisioned:
     variation_ids: tuple[str, ...]
     segment_slots: tuple[Slot, ...]
     flag_slots: tuple[Slot, ...]
-    untargeted_keys: tuple[str, ...]  # targeted nowhere, under any kind; near misses after the first
-
-    @property
-    def untargeted_key(self) -> str:
-        """The plainest key targeted nowhere (tier 3's no-op removes name it)."""
-        return self.untargeted_keys[0]
+    untargeted_key: str  # targeted nowhere
 
     def user_slots(self, slots: tuple[Slot, ...]) -> tuple[Slot, ...]:
         return tuple(s for s in slots if s.context_kind == "user")
@@ -163,16 +158,18 @@ class Provisioning:
             "orgs_out": [f"{prefix}-oo0", f"{prefix}-oo-a/b%2Fc"],
             "others_in": [f"{prefix}-d0", users_in[1]],
         }
-        self._create_segment(segment_key, keys)
-        variation_ids = self._create_flag(flag_key, prefix)
         segment_slots = (
-            *(Slot("user", k, target_type="included") for k in keys["users_in"]),
-            *(Slot("user", k, target_type="excluded") for k in keys["users_out"]),
+            *(Slot("user", k, target_type="included", user_list=True)
+              for k in keys["users_in"]),
+            *(Slot("user", k, target_type="excluded", user_list=True)
+              for k in keys["users_out"]),
             *(Slot("user", k, target_type="included") for k in keys["user_contexts_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="included") for k in keys["orgs_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="excluded") for k in keys["orgs_out"]),
             *(Slot(OTHER_CONTEXT_KIND, k, target_type="included") for k in keys["others_in"]),
         )
+        self._create_segment(segment_key, segment_slots)
+        variation_ids = self._create_flag(flag_key)
         # Flag users go into the user endpoint's path (no '/': see _edge_keys). The first is
         # the path user of every test that needs one: the punctuated key, so that its `%20`,
         # `+` and space must survive the path's encoding. An org shares its key, on the other
@@ -189,12 +186,11 @@ class Provisioning:
             *(Slot(kind, k, variation_id=variation_ids[i % 2])
               for i, (kind, k) in enumerate(flag_contexts)),
         )
-        self._target_flag(flag_key, flag_slots)
-        targeted = {s.context_key for s in (*segment_slots, *flag_slots)}
+        self._target(flag_key, "flag", flag_targeting(self.environment, flag_slots))
         return Provisioned(
             project=self.project, environment=self.environment, segment_key=segment_key,
             flag_key=flag_key, variation_ids=variation_ids, segment_slots=segment_slots,
-            flag_slots=flag_slots, untargeted_keys=(f"{prefix}-nobody", *near_misses(targeted)),
+            flag_slots=flag_slots, untargeted_key=f"{prefix}-nobody",
         )
 
     def throwaway_segment(self) -> str:
@@ -257,8 +253,7 @@ class Provisioning:
                     raise
         raise AssertionError("unreachable")
 
-    def _create_segment(self, key: str, keys: dict[str, list[str]]) -> None:
-        where = {"project_key": self.project, "environment_key": self.environment}
+    def _create_segment(self, key: str, slots: tuple[Slot, ...]) -> None:
         self.track("segment", key)
         response = self._post_segment(key)
         if response.status_code == 404:
@@ -269,24 +264,9 @@ class Provisioning:
         if response.status_code == 403:
             raise ProvisioningError("the token cannot create segments (403): it needs write access")
         _require(response, f"creating segment {key}")
-        instructions = [
-            {"kind": "addIncludedUsers", "values": keys["users_in"]},
-            {"kind": "addExcludedUsers", "values": keys["users_out"]},
-            {"kind": "addIncludedTargets", "contextKind": "user", "values": keys["user_contexts_in"]},
-            {"kind": "addIncludedTargets", "contextKind": SEGMENT_CONTEXT_KIND,
-             "values": keys["orgs_in"]},
-            {"kind": "addExcludedTargets", "contextKind": SEGMENT_CONTEXT_KIND,
-             "values": keys["orgs_out"]},
-            {"kind": "addIncludedTargets", "contextKind": OTHER_CONTEXT_KIND,
-             "values": keys["others_in"]},
-        ]
-        _require(
-            self._patch_adding(lambda: self.client.patch_segment(
-                **where, segment_key=key, body={"instructions": instructions})),
-            f"targeting segment {key}",
-        )
+        self._target(key, "segment", segment_targeting(slots))
 
-    def _create_flag(self, key: str, prefix: str) -> tuple[str, ...]:
+    def _create_flag(self, key: str) -> tuple[str, ...]:
         self.track("flag", key)
         response = self._post_flag({"key": key, "name": key, "temporary": True})
         if response.status_code == 403:
@@ -294,19 +274,27 @@ class Provisioning:
         flag = _require(response, f"creating flag {key}")
         return tuple(variation["_id"] for variation in flag["variations"])
 
-    def _target_flag(self, key: str, slots: tuple[Slot, ...]) -> None:
-        instructions = [
-            {"kind": "addTargets", "variationId": slot.variation_id,
-             "contextKind": slot.context_kind, "values": [slot.context_key]}
-            for slot in slots
-        ]
-        _require(
-            self._patch_adding(lambda: self.client.patch_feature_flag(
-                project_key=self.project, feature_flag_key=key,
-                body={"environmentKey": self.environment, "instructions": instructions},
-            )),
-            f"targeting flag {key}",
-        )
+    def _target(self, key: str, kind: str, body: dict[str, Any]) -> None:
+        """Send a setup PATCH that targets contexts individually on the segment or flag."""
+        def patch() -> Any:
+            if kind == "segment":
+                return self.client.patch_segment(
+                    project_key=self.project, environment_key=self.environment,
+                    segment_key=key, body=body)
+            return self.client.patch_feature_flag(project_key=self.project,
+                                                  feature_flag_key=key, body=body)
+
+        _require(self._patch_adding(patch), f"targeting {kind} {key}")
+
+    def retarget(self, p: Provisioned, resource: str) -> None:
+        """Target every provisioned context of the segment (`resource` "segment") or flag
+        again. A set union: it changes nothing while the targeting is whole; after a server
+        dropped targets, it makes the next example (and Hypothesis' replay of a failing one)
+        start from the same state."""
+        if resource == "segment":
+            self._target(p.segment_key, "segment", segment_targeting(p.segment_slots))
+        else:
+            self._target(p.flag_key, "flag", flag_targeting(p.environment, p.flag_slots))
 
     def delete_all(self) -> list[str]:
         """Delete everything this run created; returns what could not be deleted. A key is
@@ -330,6 +318,38 @@ class Provisioning:
         return response.status_code in (204, 404)
 
 
+# The setup instruction that targets a segment slot: (list, through the user list) -> kind.
+SEGMENT_ADDS = {
+    ("included", True): "addIncludedUsers", ("excluded", True): "addExcludedUsers",
+    ("included", False): "addIncludedTargets", ("excluded", False): "addExcludedTargets",
+}
+
+
+def segment_targeting(slots: tuple[Slot, ...]) -> dict[str, Any]:
+    """The semantic-patch body that targets `slots` on a segment, one instruction per list
+    and context kind."""
+    grouped: dict[tuple[str, str, bool], list[str]] = {}
+    for slot in slots:
+        where = (slot.target_type or "included", slot.context_kind, slot.user_list)
+        grouped.setdefault(where, []).append(slot.context_key)
+    instructions = [
+        {"kind": SEGMENT_ADDS[(target_type, user_list)], "values": keys,
+         **({} if user_list else {"contextKind": kind})}
+        for (target_type, kind, user_list), keys in grouped.items()
+    ]
+    return {"instructions": instructions}
+
+
+def flag_targeting(environment: str, slots: tuple[Slot, ...]) -> dict[str, Any]:
+    """The semantic-patch body that targets `slots` on a flag in `environment`."""
+    instructions = [
+        {"kind": "addTargets", "variationId": slot.variation_id,
+         "contextKind": slot.context_kind, "values": [slot.context_key]}
+        for slot in slots
+    ]
+    return {"environmentKey": environment, "instructions": instructions}
+
+
 def _edge_keys(prefix: str, tag: str, *, in_path: bool) -> list[str]:
     """Context keys of the shapes real implementations get wrong: plain (first: tests that
     need one slot take it), non-ASCII beyond the BMP, punctuation with a literal `%20`, two
@@ -346,19 +366,6 @@ def _edge_keys(prefix: str, tag: str, *, in_path: bool) -> list[str]:
         unicodedata.normalize("NFC", f"{stem}-café"),
         f"{stem}-long-".ljust(LONG_KEY_LENGTH, "x"),
     ]
-
-
-def near_misses(targeted: set[str]) -> list[str]:
-    """Keys a server matching keys loosely would take for a targeted one: another case, a
-    space around it, one character less or more, the decomposed accent, `%20` decoded. None
-    of them is targeted (under any kind)."""
-    variants: dict[str, None] = {}
-    for key in sorted(targeted):
-        for variant in (key.swapcase(), f"{key} ", f" {key}", key[:-1], f"{key}x",
-                        unicodedata.normalize("NFD", key), unquote(key)):
-            if variant not in targeted:
-                variants[variant] = None
-    return list(variants)
 
 
 class _Created:

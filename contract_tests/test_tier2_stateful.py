@@ -70,8 +70,9 @@ class ExpiringTargets(RuleBasedStateMachine):
     def __init__(self, suite: Suite, p: Provisioned, steps: list[str]) -> None:
         super().__init__()
         self.api, self.p, self.steps = suite.api, p, steps
-        for owner in OWNERS.values():
+        for resource, owner in OWNERS.items():
             reset_schedules(self.api, owner, p)
+            suite.provisioning.retarget(p, resource)  # whatever a server dropped before
         self.now = int(time.time() * 1000)
         self.places: list[Place] = [("segment", s) for s in p.segment_slots] + [
             ("flag", s) for s in p.flag_slots]
