@@ -149,13 +149,14 @@ class Provisioning:
         prefix = f"{self.run_id}-{self._counter}"
         segment_key, flag_key = f"{prefix}-segment", f"{prefix}-flag"
         users_in = _edge_keys(prefix, "u", in_path=False)
+        users_out = [f"{prefix}-uo0", f"{prefix}-uo-Ωμέγα ß"]
         keys = {
             "users_in": users_in,
-            "users_out": [f"{prefix}-uo0", f"{prefix}-uo-Ωμέγα ß"],
+            "users_out": users_out,
             "user_contexts_in": [f"{prefix}-cu0", f"{prefix}-cu-İstanbul"],
-            # users_in[0] again: one key under two kinds, in the same list
+            # keys of users again, under other kinds in the same lists: one key, two contexts
             "orgs_in": [f"{prefix}-o0", users_in[0], f"{prefix}-o-Case"],
-            "orgs_out": [f"{prefix}-oo0", f"{prefix}-oo-a/b%2Fc"],
+            "orgs_out": [users_out[0], f"{prefix}-oo-a/b%2Fc"],
             "others_in": [f"{prefix}-d0", users_in[1]],
         }
         segment_slots = (
@@ -172,14 +173,14 @@ class Provisioning:
         variation_ids = self._create_flag(flag_key)
         # Flag users go into the user endpoint's path (no '/': see _edge_keys). The first is
         # the path user of every test that needs one: the punctuated key, so that its `%20`,
-        # `+` and space must survive the path's encoding. An org shares its key, on the other
-        # variation.
+        # `+` and space must survive the path's encoding. Contexts of other kinds share the
+        # keys of the first two users, on the other variation.
         flag_users = _edge_keys(prefix, "fu", in_path=True)
         flag_users.insert(0, flag_users.pop(2))
         flag_contexts = [(SEGMENT_CONTEXT_KIND, f"{prefix}-fo0"),
                          (SEGMENT_CONTEXT_KIND, flag_users[0]),
                          (SEGMENT_CONTEXT_KIND, f"{prefix}-fo-a/b"),
-                         (OTHER_CONTEXT_KIND, f"{prefix}-fd0")]
+                         (OTHER_CONTEXT_KIND, flag_users[1])]
         flag_slots = (
             *(Slot("user", k, variation_id=variation_ids[i % 2])
               for i, k in enumerate(flag_users)),
