@@ -187,13 +187,6 @@ def _slot_instruction(
             "version-mismatch-fails")
 
 
-def _unknown_variations(p: Provisioned) -> list[str]:
-    """Variation ids no variation has: made up, and near misses of the real ones."""
-    misses = ["no-such-variation"] + [
-        variant for v in p.variation_ids for variant in (v.upper(), f"{v} ", v[:-1])]
-    return [v for v in dict.fromkeys(misses) if v not in p.variation_ids]
-
-
 Misaddressing = tuple[list[Slot], str, str]  # candidate addresses, why they fail, the rule
 
 # Keys a server matching keys loosely takes for a targeted one (case-insensitive collations,
@@ -288,8 +281,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
     """Instructions that must fail whatever the state, and change nothing."""
     slots = family.slots(p)
     date = future_dates(now_ms)
-    options = [_failing_adds(family, p, _misaddressings(family, p), now_ms)]  # never empty:
-    # every operation names a context key or a variation
+    # never empty: every operation names a context key or a variation
+    options = [_failing_adds(family, p, _misaddressings(family, p), now_ms)]
     if family.free_form:
         options.append(st.builds(
             lambda slot, value, kind: (
