@@ -223,9 +223,11 @@ def _near_misses(family: Family, p: Provisioned) -> list[Misaddressing]:
 
 
 def _unknown_variations(p: Provisioned) -> list[str]:
-    """Variation ids no variation has: made up, and near misses of the real ones."""
+    """Variation ids no variation has: made up, and near misses of the real ones. Not another
+    case: variation ids are UUIDs, which RFC 9562 reads case-insensitively, so a server may
+    take the upper-case form for the id."""
     misses = ["no-such-variation"] + [
-        variant for v in p.variation_ids for variant in (v.upper(), f"{v} ", v[:-1])]
+        variant for v in p.variation_ids for variant in (f"{v} ", v[:-1])]
     return [v for v in dict.fromkeys(misses) if v not in p.variation_ids]
 
 
