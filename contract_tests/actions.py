@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from generated.client import Client
@@ -22,9 +23,12 @@ def context_family(family: Family) -> Family:
 
 
 def patch(client: Client, family: Family, p: Provisioned, instructions: list[dict[str, Any]],
-          path_params: dict[str, str] | None = None) -> Any:
+          path_params: dict[str, str] | None = None,
+          body_extras: Mapping[str, Any] | None = None) -> Any:
+    """Send a semantic patch; `body_extras`: the body's other properties (`comment`, unknown
+    ones), as a request under test may carry them."""
     return call(client, family.operation, **(path_params or family.path_params(p)),
-                body={"instructions": instructions})
+                body={**(body_extras or {}), "instructions": instructions})
 
 
 def _require_all_succeeded(response: Any, sent: int, what: str) -> None:

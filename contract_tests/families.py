@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from generated.operations import OPERATIONS, InstructionKind, Operation
+from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, InstructionKind, Operation
 
 from .provisioning import Provisioned, Slot
+from .schema import bundle, instruction_schema
 
 __all__ = ["FAMILIES", "Family", "ScheduleKey", "schedule_key"]
 
@@ -25,6 +26,13 @@ ScheduleKey = tuple[str, str, str]  # (context kind, context key, target type | 
 def _kind(op: Operation, verb: str) -> InstructionKind:
     (found,) = (k for name, k in op.instructions.items() if name.startswith(verb))
     return found
+
+
+def _body_schema(op: Operation) -> dict[str, Any]:
+    """The request schema of a semantic-patch operation's body."""
+    name = op.request_schemas[SEMANTIC_PATCH_MEDIA_TYPE]
+    assert name is not None
+    return bundle()["components"]["schemas"][name]  # type: ignore[no-any-return]
 
 
 def _get_for(op: Operation) -> Operation:
@@ -64,22 +72,39 @@ class Family:
     @property
     def free_form(self) -> bool:
         """Whether the instruction schema leaves `kind` open (unknown kinds fail, not 400)."""
-        from .schema import instruction_schema
+        kind = instruction_schema(self.operation).get("properties", {}).get("kind", {})
+        return "enum" not in kind and "$ref" not in kind
 
-        return "enum" not in instruction_schema(self.operation).get("properties", {}).get(
-            "kind", {}
-        ) and "$ref" not in instruction_schema(self.operation).get("properties", {}).get(
-            "kind", {}
-        )
+    @property
+    def open_instructions(self) -> bool:
+        """Whether an instruction may carry properties its schema does not define."""
+        return instruction_schema(self.operation).get("additionalProperties") is not False
+
+    @property
+    def open_body(self) -> bool:
+        """Whether the body may carry properties its schema does not define."""
+        return _body_schema(self.operation).get("additionalProperties") is not False
+
+    @property
+    def body_has_comment(self) -> bool:
+        """Whether the body schema defines the optional request `comment`."""
+        return "comment" in _body_schema(self.operation).get("properties", {})
+
+    def resource_slots(self, p: Provisioned) -> tuple[Slot, ...]:
+        """Every individually targeted context of the resource the family writes to."""
+        return p.segment_slots if self.resource == "segment" else p.flag_slots
 
     def slots(self, p: Provisioned) -> tuple[Slot, ...]:
-        if self.resource == "segment":
-            slots = p.segment_slots
-        elif self.resource == "flag":
-            slots = p.flag_slots
-        else:
-            slots = tuple(s for s in p.flag_slots if s.context_key == self.user_key(p))
+        """The targeted contexts this operation can address."""
+        slots = self.resource_slots(p)
+        if self.resource == "user":
+            slots = tuple(s for s in slots if s.context_key == self.user_key(p))
         return p.user_slots(slots) if self.users_only else slots
+
+    def targeted(self, p: Provisioned) -> set[ScheduleKey]:
+        """Where the resource targets contexts individually, keyed like schedules (any kind:
+        an instruction's address outside this set must fail)."""
+        return {self.key_of(s) for s in self.resource_slots(p)}
 
     def user_key(self, p: Provisioned) -> str:
         """The user in the path of the user endpoint: the first user the flag targets."""

@@ -17,6 +17,7 @@ import atexit
 import json
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,9 @@ from .settings import ConfigurationError
 __all__ = ["Provisioned", "Provisioning", "Slot", "create_surviving", "new_run_id"]
 
 SEGMENT_CONTEXT_KIND = "org"
+# A kind spelt with every character a context kind may hold besides letters and digits.
+OTHER_CONTEXT_KIND = "ct.device_v2-x"
+LONG_KEY_LENGTH = 256
 SETUP_ATTEMPTS = 3  # sends of one setup request after infrastructure failures
 CLEANUP_DEADLINE_S = 120.0  # delete_all stops trying after this (what is left is reported)
 
@@ -44,6 +48,7 @@ class Slot:
     context_key: str
     target_type: str | None = None  # segments: "included" | "excluded"
     variation_id: str | None = None  # flags
+    user_list: bool = False  # segments: in the `included`/`excluded` user list, not `…Contexts`
 
 
 @dataclass(frozen=True)
@@ -142,32 +147,51 @@ class Provisioning:
         return deleted
 
     def create(self) -> Provisioned:
-        """A fresh segment and flag, each with individual targets in several lists."""
+        """A fresh segment and flag, each with individual targets in several lists, under
+        three context kinds, with keys of every shape `_edge_keys` makes."""
         self._counter += 1
         prefix = f"{self.run_id}-{self._counter}"
         segment_key, flag_key = f"{prefix}-segment", f"{prefix}-flag"
+        users_in = _edge_keys(prefix, "u", in_path=False)
+        users_out = [f"{prefix}-uo0", f"{prefix}-uo-Ωμέγα ß"]
         keys = {
-            "users_in": [f"{prefix}-u{i}" for i in range(4)],
-            "users_out": [f"{prefix}-u{i}" for i in range(4, 6)],
-            "user_contexts_in": [f"{prefix}-cu{i}" for i in range(2)],
-            "orgs_in": [f"{prefix}-o{i}" for i in range(3)],
-            "orgs_out": [f"{prefix}-o{i}" for i in range(3, 5)],
+            "users_in": users_in,
+            "users_out": users_out,
+            "user_contexts_in": [f"{prefix}-cu0", f"{prefix}-cu-İstanbul"],
+            # keys of users again, under other kinds in the same lists: one key, two contexts
+            "orgs_in": [f"{prefix}-o0", users_in[0], f"{prefix}-o-Case"],
+            "orgs_out": [users_out[0], f"{prefix}-oo-a/b%2Fc"],
+            "others_in": [f"{prefix}-d0", users_in[1]],
         }
-        self._create_segment(segment_key, keys)
-        variation_ids = self._create_flag(flag_key, prefix)
         segment_slots = (
-            *(Slot("user", k, target_type="included") for k in keys["users_in"]),
-            *(Slot("user", k, target_type="excluded") for k in keys["users_out"]),
+            *(Slot("user", k, target_type="included", user_list=True)
+              for k in keys["users_in"]),
+            *(Slot("user", k, target_type="excluded", user_list=True)
+              for k in keys["users_out"]),
             *(Slot("user", k, target_type="included") for k in keys["user_contexts_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="included") for k in keys["orgs_in"]),
             *(Slot(SEGMENT_CONTEXT_KIND, k, target_type="excluded") for k in keys["orgs_out"]),
+            *(Slot(OTHER_CONTEXT_KIND, k, target_type="included") for k in keys["others_in"]),
         )
+        self._create_segment(segment_key, segment_slots)
+        variation_ids = self._create_flag(flag_key)
+        # Flag users go into the user endpoint's path (no '/': see _edge_keys). The first is
+        # the path user of every test that needs one: the punctuated key, so that its `%20`,
+        # `+` and space must survive the path's encoding. Contexts of other kinds share the
+        # keys of the first two users, on the other variation.
+        flag_users = _edge_keys(prefix, "fu", in_path=True)
+        flag_users.insert(0, flag_users.pop(2))
+        flag_contexts = [(SEGMENT_CONTEXT_KIND, f"{prefix}-fo0"),
+                         (SEGMENT_CONTEXT_KIND, flag_users[0]),
+                         (SEGMENT_CONTEXT_KIND, f"{prefix}-fo-a/b"),
+                         (OTHER_CONTEXT_KIND, flag_users[1])]
         flag_slots = (
-            *(Slot("user", f"{prefix}-fu{i}", variation_id=variation_ids[i % 2]) for i in range(6)),
-            *(Slot(SEGMENT_CONTEXT_KIND, f"{prefix}-fo{i}", variation_id=variation_ids[i % 2])
-              for i in range(4)),
+            *(Slot("user", k, variation_id=variation_ids[i % 2])
+              for i, k in enumerate(flag_users)),
+            *(Slot(kind, k, variation_id=variation_ids[i % 2])
+              for i, (kind, k) in enumerate(flag_contexts)),
         )
-        self._target_flag(flag_key, flag_slots)
+        self._target(flag_key, "flag", flag_targeting(self.environment, flag_slots))
         return Provisioned(
             project=self.project, environment=self.environment, segment_key=segment_key,
             flag_key=flag_key, variation_ids=variation_ids, segment_slots=segment_slots,
@@ -220,8 +244,7 @@ class Provisioning:
                     raise
         raise AssertionError("unreachable")
 
-    def _create_segment(self, key: str, keys: dict[str, list[str]]) -> None:
-        where = {"project_key": self.project, "environment_key": self.environment}
+    def _create_segment(self, key: str, slots: tuple[Slot, ...]) -> None:
         self.track("segment", key)
         response = self._post_segment(key)
         if response.status_code == 404:
@@ -232,22 +255,9 @@ class Provisioning:
         if response.status_code == 403:
             raise ProvisioningError("the token cannot create segments (403): it needs write access")
         _require(response, f"creating segment {key}")
-        instructions = [
-            {"kind": "addIncludedUsers", "values": keys["users_in"]},
-            {"kind": "addExcludedUsers", "values": keys["users_out"]},
-            {"kind": "addIncludedTargets", "contextKind": "user", "values": keys["user_contexts_in"]},
-            {"kind": "addIncludedTargets", "contextKind": SEGMENT_CONTEXT_KIND,
-             "values": keys["orgs_in"]},
-            {"kind": "addExcludedTargets", "contextKind": SEGMENT_CONTEXT_KIND,
-             "values": keys["orgs_out"]},
-        ]
-        _require(
-            self._patch_adding(lambda: self.client.patch_segment(
-                **where, segment_key=key, body={"instructions": instructions})),
-            f"targeting segment {key}",
-        )
+        self._target(key, "segment", segment_targeting(slots))
 
-    def _create_flag(self, key: str, prefix: str) -> tuple[str, ...]:
+    def _create_flag(self, key: str) -> tuple[str, ...]:
         self.track("flag", key)
         response = self._post_flag({"key": key, "name": key, "temporary": True})
         if response.status_code == 403:
@@ -255,19 +265,27 @@ class Provisioning:
         flag = _require(response, f"creating flag {key}")
         return tuple(variation["_id"] for variation in flag["variations"])
 
-    def _target_flag(self, key: str, slots: tuple[Slot, ...]) -> None:
-        instructions = [
-            {"kind": "addTargets", "variationId": slot.variation_id,
-             "contextKind": slot.context_kind, "values": [slot.context_key]}
-            for slot in slots
-        ]
-        _require(
-            self._patch_adding(lambda: self.client.patch_feature_flag(
-                project_key=self.project, feature_flag_key=key,
-                body={"environmentKey": self.environment, "instructions": instructions},
-            )),
-            f"targeting flag {key}",
-        )
+    def _target(self, key: str, kind: str, body: dict[str, Any]) -> None:
+        """Send a setup PATCH that targets contexts individually on the segment or flag."""
+        def patch() -> Any:
+            if kind == "segment":
+                return self.client.patch_segment(
+                    project_key=self.project, environment_key=self.environment,
+                    segment_key=key, body=body)
+            return self.client.patch_feature_flag(project_key=self.project,
+                                                  feature_flag_key=key, body=body)
+
+        _require(self._patch_adding(patch), f"targeting {kind} {key}")
+
+    def retarget(self, p: Provisioned, resource: str) -> None:
+        """Target every provisioned context of the segment (`resource` "segment") or flag
+        again. A set union: it changes nothing while the targeting is whole; after a server
+        dropped targets, it makes the next example (and Hypothesis' replay of a failing one)
+        start from the same state."""
+        if resource == "segment":
+            self._target(p.segment_key, "segment", segment_targeting(p.segment_slots))
+        else:
+            self._target(p.flag_key, "flag", flag_targeting(p.environment, p.flag_slots))
 
     def delete_all(self) -> list[str]:
         """Delete everything this run created; returns what could not be deleted. A key is
@@ -289,6 +307,56 @@ class Provisioning:
         except (httpx.HTTPError, InfrastructureError):
             return False
         return response.status_code in (204, 404)
+
+
+# The setup instruction that targets a segment slot: (list, through the user list) -> kind.
+SEGMENT_ADDS = {
+    ("included", True): "addIncludedUsers", ("excluded", True): "addExcludedUsers",
+    ("included", False): "addIncludedTargets", ("excluded", False): "addExcludedTargets",
+}
+
+
+def segment_targeting(slots: tuple[Slot, ...]) -> dict[str, Any]:
+    """The semantic-patch body that targets `slots` on a segment, one instruction per list
+    and context kind."""
+    grouped: dict[tuple[str, str, bool], list[str]] = {}
+    for slot in slots:
+        where = (slot.target_type or "included", slot.context_kind, slot.user_list)
+        grouped.setdefault(where, []).append(slot.context_key)
+    instructions = [
+        {"kind": SEGMENT_ADDS[(target_type, user_list)], "values": keys,
+         **({} if user_list else {"contextKind": kind})}
+        for (target_type, kind, user_list), keys in grouped.items()
+    ]
+    return {"instructions": instructions}
+
+
+def flag_targeting(environment: str, slots: tuple[Slot, ...]) -> dict[str, Any]:
+    """The semantic-patch body that targets `slots` on a flag in `environment`."""
+    instructions = [
+        {"kind": "addTargets", "variationId": slot.variation_id,
+         "contextKind": slot.context_kind, "values": [slot.context_key]}
+        for slot in slots
+    ]
+    return {"environmentKey": environment, "instructions": instructions}
+
+
+def _edge_keys(prefix: str, tag: str, *, in_path: bool) -> list[str]:
+    """Context keys of the shapes real implementations get wrong: plain (first: tests that
+    need one slot take it), non-ASCII beyond the BMP, punctuation with a literal `%20`, two
+    that differ only by case, a precomposed accent, and one of LONG_KEY_LENGTH characters.
+    Keys that go into a URL path (`in_path`) leave out `/`: an encoded slash in a path
+    segment is refused or decoded by many HTTP stacks before the API sees it."""
+    stem = f"{prefix}-{tag}"
+    return [
+        f"{stem}0",
+        f"{stem}-ünï-çødé-日本語-🙂",
+        f"{stem}-a.b@c+d%20e f" + ("" if in_path else "/g"),
+        f"{stem}-Case",
+        f"{stem}-case",
+        unicodedata.normalize("NFC", f"{stem}-café"),
+        f"{stem}-long-".ljust(LONG_KEY_LENGTH, "x"),
+    ]
 
 
 class _Created:

@@ -45,7 +45,7 @@ from .checks import (
 from .conftest import Suite
 from .families import FAMILIES, Family, ScheduleKey
 from .observe import call, read_schedules, read_targeted, read_user_schedules, segment_version
-from .plans import future_dates
+from .plans import future_dates, request_extras, stale_offsets, unknown_properties
 from .provisioning import Provisioned, Slot
 
 pytestmark = pytest.mark.stateful
@@ -71,8 +71,9 @@ class ExpiringTargets(RuleBasedStateMachine):
     def __init__(self, suite: Suite, p: Provisioned, steps: list[str]) -> None:
         super().__init__()
         self.api, self.p, self.steps = suite.api, p, steps
-        for owner in OWNERS.values():
+        for resource, owner in OWNERS.items():
             reset_schedules(self.api, owner, p)
+            suite.provisioning.retarget(p, resource)  # whatever a server dropped before
         self.now = int(time.time() * 1000)
         self.places: list[Place] = [("segment", s) for s in p.segment_slots] + [
             ("flag", s) for s in p.flag_slots]
@@ -89,13 +90,17 @@ class ExpiringTargets(RuleBasedStateMachine):
         resource, slot = place
         return resource, OWNERS[resource].key_of(slot)
 
-    def _send(self, family: Family, slot: Slot, instruction: dict[str, Any],
-              expectation: Expectation, rule_if_wrong: str) -> None:
+    def _send(self, data: st.DataObject, family: Family, slot: Slot,
+              instruction: dict[str, Any], expectation: Expectation, rule_if_wrong: str) -> None:
+        """Send one instruction, with what else its request may carry (a `comment`, unknown
+        properties), and check its documented fate."""
         params = family.path_params(self.p)
         if family.resource == "user":  # any user the flag targets, not only the default one
             params["user_key"] = slot.context_key
-        response = call(self.api, family.operation, **params,
-                        body={"instructions": [instruction]})
+        unknown = data.draw(unknown_properties(family.open_instructions), label="unknown")
+        body = {**data.draw(request_extras(family), label="body"),
+                "instructions": [{**unknown, **instruction}]}
+        response = call(self.api, family.operation, **params, body=body)
         self.steps.append(f"{family.operation.operation_id}:{instruction['kind']}")
         if response.status_code == 409 and rule_if_wrong == "version-mismatch-fails":
             check_error_body(rule_if_wrong, response)  # "409 Conflict": refused whole
@@ -122,7 +127,7 @@ class ExpiringTargets(RuleBasedStateMachine):
         _, slot = place
         instruction = {"kind": family.add.name, **family.address(slot, self.p, family.add),
                        "value": date}
-        self._send(family, slot, instruction,
+        self._send(data, family, slot, instruction,
                    Expectation(0, True, "add for a targeted, unscheduled context"),
                    "successful-take-effect")
         self.model[self._key(place)] = (date, None)
@@ -146,12 +151,11 @@ class ExpiringTargets(RuleBasedStateMachine):
         if how == "current":
             instruction["version"] = current
         elif how == "stale":
-            instruction["version"] = current + data.draw(
-                st.sampled_from([-2, -1, 1, 2, 1000]), label="off by")
+            instruction["version"] = current + data.draw(stale_offsets(), label="off by")
         succeeds = how in ("current", "unversioned")
         rule_if_wrong = {"stale": "version-mismatch-fails", "missing": "instruction-counts"}.get(
             how, "successful-take-effect")
-        self._send(family, slot, instruction,
+        self._send(data, family, slot, instruction,
                    Expectation(0, succeeds, f"update with {how} version"), rule_if_wrong)
         if succeeds:
             self.model[key] = (date, old_version + 1)
@@ -161,7 +165,7 @@ class ExpiringTargets(RuleBasedStateMachine):
         family = data.draw(st.sampled_from(_families_for(place)), label="endpoint")
         _, slot = place
         instruction = {"kind": family.remove.name, **family.address(slot, self.p, family.remove)}
-        self._send(family, slot, instruction,
+        self._send(data, family, slot, instruction,
                    Expectation(0, True, "remove of a scheduled context"), "successful-take-effect")
         del self.model[self._key(place)]
         check_targets_kept([self._key(place)[1]], read_targeted(self.api, family, self.p))

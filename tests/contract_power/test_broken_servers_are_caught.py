@@ -2,7 +2,9 @@
 
 Each broken server (tests/contract_power/broken.py) breaks one rule; the whole suite runs
 against it in its own process, with few examples, stopping at the first failure without
-shrinking it (--no-shrink), and must fail naming that rule. The correct mock passing with zero failures is the suite's own default run.
+shrinking it (--no-shrink), and must fail naming that rule. The servers that tier 1 catches
+first run once more without tier 1, and tier 2 must name its rule. The correct mock passing
+with zero failures is the suite's own default run.
 """
 
 from __future__ import annotations
@@ -15,35 +17,46 @@ from pathlib import Path
 
 import pytest
 
-from .broken import BREAKS
+from .broken import BREAKS, WITHOUT_TIER1
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = "15"
+# run id -> (broken server, pytest arguments beyond the common ones, what must be named)
+RUNS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    **{name: (name, (), markers) for name, markers in BREAKS.items()},
+    **{f"{name}-without-tier1": (name, ("-m", "not tier1"), markers)
+       for name, markers in WITHOUT_TIER1.items()},
+}
 
 
-def _run_suite(name: str) -> subprocess.CompletedProcess[str]:
+def _run_suite(run: str, reports: Path) -> subprocess.CompletedProcess[str]:
+    name, extra, _ = RUNS[run]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LD_")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "contract_tests", "-x", "-q", "-p", "no:cacheprovider",
          "--app", f"tests.contract_power.broken:{name}", "--examples", EXAMPLES,
-         "--hypothesis-seed", "0", "--no-shrink", "--reports-dir", os.devnull + "-reports"],
+         "--hypothesis-seed", "0", "--no-shrink", "--reports-dir", str(reports / run),
+         *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
+def outcomes(tmp_path_factory: pytest.TempPathFactory
+             ) -> dict[str, subprocess.CompletedProcess[str]]:
+    reports = tmp_path_factory.mktemp("reports")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(BREAKS, pool.map(_run_suite, BREAKS), strict=True))
+        done = pool.map(lambda run: _run_suite(run, reports), RUNS)
+        return dict(zip(RUNS, done, strict=True))
 
 
-@pytest.mark.parametrize("name", sorted(BREAKS))
-def test_broken_server_is_caught(name: str, outcomes: dict[str, subprocess.CompletedProcess[str]]
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_broken_server_is_caught(run: str, outcomes: dict[str, subprocess.CompletedProcess[str]]
                                  ) -> None:
-    result = outcomes[name]
+    result = outcomes[run]
     output = result.stdout + result.stderr
-    assert result.returncode == 1, f"{name}: suite exited {result.returncode}\n{output[-3000:]}"
-    expected = BREAKS[name]
+    assert result.returncode == 1, f"{run}: suite exited {result.returncode}\n{output[-3000:]}"
+    expected = RUNS[run][2]
     assert any(marker in output for marker in expected), (
-        f"{name}: the suite failed, but not on {expected}:\n{output[-3000:]}"
+        f"{run}: the suite failed, but not on {expected}:\n{output[-3000:]}"
     )
