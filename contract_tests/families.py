@@ -23,8 +23,9 @@ Resource = Literal["segment", "flag", "user"]
 ScheduleKey = tuple[str, str, str]  # (context kind, context key, target type | variation id)
 
 
-def _kind(op: Operation, verb: str) -> InstructionKind:
-    (found,) = (k for name, k in op.instructions.items() if name.startswith(verb))
+def _kind(op: Operation, action: str) -> InstructionKind:
+    """The operation's one instruction kind with this action (the spec's x-semantic-patch)."""
+    (found,) = (k for k in op.instructions.values() if k.action == action)
     return found
 
 
@@ -37,21 +38,6 @@ def _body_schema(op: Operation) -> dict[str, Any]:
 
 def _get_for(op: Operation) -> Operation:
     (found,) = (o for o in OPERATIONS.values() if o.path == op.path and o.method == "GET")
-    return found
-
-
-def _context_get(resource: Resource) -> Operation:
-    """The GET that lists every schedule of the resource a family writes to."""
-    wanted = {
-        "segment": ("/segments/", "expiring-targets"),
-        "flag": ("/flags/", "expiring-targets"),
-        "user": ("/flags/", "expiring-targets"),  # the user endpoint writes flag schedules
-    }[resource]
-    (found,) = (
-        o for o in OPERATIONS.values()
-        if o.method == "GET" and wanted[0] in o.path and o.path.endswith(
-            f"/{wanted[1]}/{{environmentKey}}")
-    )
     return found
 
 
@@ -156,12 +142,20 @@ def schedule_key(item: Mapping[str, Any]) -> ScheduleKey:
             where)
 
 
+def _resource(op: Operation, state: Operation) -> Resource:
+    """What the family writes to, from the path parameters of the operation and of the GET that
+    shows its state (the spec's x-semantic-patch `state`): a user endpoint names a user."""
+    names = {p.name for p in op.parameters if p.location == "path"}
+    if "userKey" in names:
+        return "user"
+    return "segment" if "segmentKey" in {p.name for p in state.parameters} else "flag"
+
+
 def _family(op: Operation) -> Family:
-    resource: Resource = (
-        "segment" if "/segments/" in op.path else "flag" if "/flags/" in op.path else "user"
-    )
+    assert op.state_operation is not None, f"{op.operation_id} names no state GET"
+    state = OPERATIONS[op.state_operation]
     return Family(
-        operation=op, get=_get_for(op), state_get=_context_get(resource), resource=resource,
+        operation=op, get=_get_for(op), state_get=state, resource=_resource(op, state),
         add=_kind(op, "add"), update=_kind(op, "update"), remove=_kind(op, "remove"),
     )
 

@@ -96,7 +96,7 @@ def _valid_body(op: Operation, p: Provisioned, new_key: str) -> Any:
     fill = {"environmentKey": p.environment, "contextKind": "user", "values": [new_key],
             "variationId": p.variation_ids[0], "key": new_key, "name": new_key}
     if op.instructions:  # a setup semantic patch: its first add kind, targeting a new key
-        kind = next(k for name, k in op.instructions.items() if name.startswith("add"))
+        kind = next(k for k in op.instructions.values() if k.action == "add")
         instruction = {"kind": kind.name, **{f: fill[f] for f in kind.required}}
         top = {f: fill[f] for f in _required_top_level(op, media) if f != "instructions"}
         return {**top, "instructions": [instruction]}
