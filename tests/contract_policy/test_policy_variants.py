@@ -26,7 +26,7 @@ from mock_server.policy import VARIANTS
 from mock_server.process import MockProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = "10"
+EXAMPLES = "5"
 ALTERNATIVES = sorted(v for v in VARIANTS if v != "reference")  # the reference: `make test`
 
 
