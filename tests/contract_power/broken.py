@@ -306,34 +306,48 @@ def all_or_nothing() -> Any:
     return mock_app()
 
 
-def remove_drops_user_target() -> Any:
-    """The user endpoints' remove (removeExpireUserTargetDate) also takes the user out of the
-    individual targets it was scheduled to leave."""
-    from mock_server import expiring
-    from mock_server.representations import FLAG_SLOTS
-    from mock_server.segments import segment_slots
+def _untargeting(picks: Callable[[str], bool]) -> Callable[[], Any]:
+    """The mock, except that an instruction whose kind `picks` also takes the context whose
+    schedule it changed out of the individual targets it was scheduled to leave."""
 
-    run = expiring._run
+    def build() -> Any:
+        from mock_server import expiring
+        from mock_server.representations import FLAG_SLOTS
+        from mock_server.segments import segment_slots
 
-    def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
-        removed: list[Any] = []
+        run = expiring._run
 
-        def tracked(instruction: dict[str, Any], kind: str, spec: Any) -> Any:
-            before = {k for k, s in view.current.items() if s is not None}
-            result = apply(instruction, kind, spec)
-            if kind == "removeExpireUserTargetDate":
-                removed.extend(before - {k for k, s in view.current.items() if s is not None})
-            return result
+        def state(view: Any) -> dict[Any, Any]:
+            return {k: None if s is None else (s.id, s.expiration_date, s.version)
+                    for k, s in view.current.items()}
 
-        outcome = run(view, instructions, kinds, tracked)
-        for res, context_kind, context_key, target_type in removed:
-            slots = (segment_slots(target_type, context_kind) if res.kind == "segment"
-                     else FLAG_SLOTS)
-            view.tx.remove_targets(res, slots, context_kind, context_key)
-        return outcome
+        def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
+            changed: list[Any] = []
 
-    expiring._run = untargeting  # type: ignore[assignment]
-    return mock_app()
+            def tracked(instruction: dict[str, Any], kind: str, spec: Any) -> Any:
+                before = state(view)
+                result = apply(instruction, kind, spec)
+                if picks(kind):
+                    changed.extend(k for k, v in state(view).items() if v != before.get(k))
+                return result
+
+            outcome = run(view, instructions, kinds, tracked)
+            for res, context_kind, context_key, target_type in changed:
+                slots = (segment_slots(target_type, context_kind) if res.kind == "segment"
+                         else FLAG_SLOTS)
+                view.tx.remove_targets(res, slots, context_kind, context_key)
+            return outcome
+
+        expiring._run = untargeting  # type: ignore[assignment]
+        return mock_app()
+
+    return build
+
+
+# The user endpoints' remove (removeExpireUserTargetDate) also untargets the user.
+remove_drops_user_target = _untargeting(lambda kind: kind == "removeExpireUserTargetDate")
+# An update is a remove and an add, the remove untargeting: the schedule outlives its target.
+update_drops_target = _untargeting(lambda kind: kind.startswith("update"))
 
 
 def patch_items_show_state_before() -> Any:
@@ -558,6 +572,7 @@ BREAKS: dict[str, tuple[str, ...]] = {
     # well-formed PATCH
     "server_error_on_unicode": ("Server error", "[instruction-counts]"),
     "remove_drops_user_target": ("[remove-keeps-target]",),
+    "update_drops_target": ("[views-agree]",),
     "failed_update_still_applies": ("[successful-take-effect]",),
     "all_or_nothing": ("[successful-take-effect]",),
     "dates_truncated_to_seconds": ("[successful-take-effect]",),
