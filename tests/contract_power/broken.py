@@ -161,7 +161,7 @@ def ignored_versions() -> Any:
 def no_precondition() -> Any:
     from mock_server import expiring
 
-    expiring._Schedules.has_target = lambda *args, **kwargs: True  # type: ignore[method-assign]
+    expiring._Schedules.has_target = lambda *args, **kwargs: True  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
@@ -179,7 +179,7 @@ def _loose_keys(normalize: Callable[[str], str]) -> Callable[[], Any]:
                        and row.variation == variation and normalize(row.context_key) == wanted
                        for row in view.tx.targets(res))
 
-        expiring._Schedules.has_target = has_target  # type: ignore[method-assign]
+        expiring._Schedules.has_target = has_target  # type: ignore[method-assign,assignment]
         return mock_app()
 
     return build
@@ -209,7 +209,7 @@ def schedules_ignore_context_kind() -> Any:
         found = (find(view, res, other, key, target_type) for other in sorted(stored))
         return next((f for f in found if f is not None), None)
 
-    expiring._Schedules.find = kind_blind  # type: ignore[method-assign]
+    expiring._Schedules.find = kind_blind  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
@@ -223,7 +223,7 @@ def long_keys_truncated() -> Any:
         schedule.context_key = schedule.context_key[:255]
         put(view, schedule)
 
-    expiring._Schedules.put = truncating  # type: ignore[method-assign]
+    expiring._Schedules.put = truncating  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
