@@ -63,5 +63,5 @@ def schedule_slots(client: Client, family: Family, p: Provisioned, slots: list[S
                            "scheduling the example's starting state")
 
 
-def _where(family: Family, where: str) -> dict[str, str]:
+def _where(family: Family, where: str) -> dict[str, Any]:
     return {"target_type": where} if family.resource == "segment" else {"variation_id": where}

@@ -161,7 +161,7 @@ def ignored_versions() -> Any:
 def no_precondition() -> Any:
     from mock_server import expiring
 
-    expiring._Schedules.has_target = lambda *args, **kwargs: True  # type: ignore[method-assign]
+    expiring._Schedules.has_target = lambda *args, **kwargs: True  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
@@ -179,7 +179,7 @@ def _loose_keys(normalize: Callable[[str], str]) -> Callable[[], Any]:
                        and row.variation == variation and normalize(row.context_key) == wanted
                        for row in view.tx.targets(res))
 
-        expiring._Schedules.has_target = has_target  # type: ignore[method-assign]
+        expiring._Schedules.has_target = has_target  # type: ignore[method-assign,assignment]
         return mock_app()
 
     return build
@@ -209,7 +209,7 @@ def schedules_ignore_context_kind() -> Any:
         found = (find(view, res, other, key, target_type) for other in sorted(stored))
         return next((f for f in found if f is not None), None)
 
-    expiring._Schedules.find = kind_blind  # type: ignore[method-assign]
+    expiring._Schedules.find = kind_blind  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
@@ -223,7 +223,7 @@ def long_keys_truncated() -> Any:
         schedule.context_key = schedule.context_key[:255]
         put(view, schedule)
 
-    expiring._Schedules.put = truncating  # type: ignore[method-assign]
+    expiring._Schedules.put = truncating  # type: ignore[method-assign,assignment]
     return mock_app()
 
 
@@ -306,34 +306,48 @@ def all_or_nothing() -> Any:
     return mock_app()
 
 
-def remove_drops_user_target() -> Any:
-    """The user endpoints' remove (removeExpireUserTargetDate) also takes the user out of the
-    individual targets it was scheduled to leave."""
-    from mock_server import expiring
-    from mock_server.representations import FLAG_SLOTS
-    from mock_server.segments import segment_slots
+def _untargeting(picks: Callable[[str], bool]) -> Callable[[], Any]:
+    """The mock, except that an instruction whose kind `picks` also takes the context whose
+    schedule it changed out of the individual targets it was scheduled to leave."""
 
-    run = expiring._run
+    def build() -> Any:
+        from mock_server import expiring
+        from mock_server.representations import FLAG_SLOTS
+        from mock_server.segments import segment_slots
 
-    def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
-        removed: list[Any] = []
+        run = expiring._run
 
-        def tracked(instruction: dict[str, Any], kind: str, spec: Any) -> Any:
-            before = {k for k, s in view.current.items() if s is not None}
-            result = apply(instruction, kind, spec)
-            if kind == "removeExpireUserTargetDate":
-                removed.extend(before - {k for k, s in view.current.items() if s is not None})
-            return result
+        def state(view: Any) -> dict[Any, Any]:
+            return {k: None if s is None else (s.id, s.expiration_date, s.version)
+                    for k, s in view.current.items()}
 
-        outcome = run(view, instructions, kinds, tracked)
-        for res, context_kind, context_key, target_type in removed:
-            slots = (segment_slots(target_type, context_kind) if res.kind == "segment"
-                     else FLAG_SLOTS)
-            view.tx.remove_targets(res, slots, context_kind, context_key)
-        return outcome
+        def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
+            changed: list[Any] = []
 
-    expiring._run = untargeting  # type: ignore[assignment]
-    return mock_app()
+            def tracked(instruction: dict[str, Any], kind: str, spec: Any) -> Any:
+                before = state(view)
+                result = apply(instruction, kind, spec)
+                if picks(kind):
+                    changed.extend(k for k, v in state(view).items() if v != before.get(k))
+                return result
+
+            outcome = run(view, instructions, kinds, tracked)
+            for res, context_kind, context_key, target_type in changed:
+                slots = (segment_slots(target_type, context_kind) if res.kind == "segment"
+                         else FLAG_SLOTS)
+                view.tx.remove_targets(res, slots, context_kind, context_key)
+            return outcome
+
+        expiring._run = untargeting  # type: ignore[assignment]
+        return mock_app()
+
+    return build
+
+
+# The user endpoints' remove (removeExpireUserTargetDate) also untargets the user.
+remove_drops_user_target = _untargeting(lambda kind: kind == "removeExpireUserTargetDate")
+# An update is a remove and an add, the remove untargeting: the schedule outlives its target.
+update_drops_target = _untargeting(lambda kind: kind.startswith("update"))
 
 
 def patch_items_show_state_before() -> Any:
@@ -558,6 +572,7 @@ BREAKS: dict[str, tuple[str, ...]] = {
     # well-formed PATCH
     "server_error_on_unicode": ("Server error", "[instruction-counts]"),
     "remove_drops_user_target": ("[remove-keeps-target]",),
+    "update_drops_target": ("[views-agree]",),
     "failed_update_still_applies": ("[successful-take-effect]",),
     "all_or_nothing": ("[successful-take-effect]",),
     "dates_truncated_to_seconds": ("[successful-take-effect]",),
