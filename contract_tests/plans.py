@@ -99,7 +99,8 @@ def _slot_instruction(
                 Expectation(0, True, "add for a targeted context", key, date), "")
     if action == "add-without-value":
         return (_fields(family, p, slot, "add"),
-                Expectation(0, False, "add without value"), "instruction-counts")
+                Expectation(0, False, "add without value", reason="missing-field"),
+                "instruction-counts")
     if action == "remove":
         return (_fields(family, p, slot, "remove"),
                 Expectation(0, True, "remove of a scheduled context", key, None), "")
@@ -112,10 +113,12 @@ def _slot_instruction(
     if action == "update-unversioned":
         return (instruction, Expectation(0, True, "update without version", key, date, 0), "")
     if action == "update-without-version":
-        return (instruction, Expectation(0, False, "update without the version it needs"),
+        return (instruction, Expectation(0, False, "update without the version it needs",
+                                         reason="missing-field"),
                 "instruction-counts")
     instruction["version"] = Version(key, of_segment, draw(st.integers(1, 1000)))
-    return (instruction, Expectation(0, False, "update with a stale version"),
+    return (instruction, Expectation(0, False, "update with a stale version",
+                                     reason="version-mismatch"),
             "version-mismatch-fails")
 
 
@@ -130,7 +133,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
             lambda slot, value: (
                 {**_fields(family, p, slot, "add"), "value": value,
                  **dict.fromkeys(key_fields, p.untargeted_key)},
-                Expectation(0, False, "add for a context that is not targeted"),
+                Expectation(0, False, "add for a context that is not targeted",
+                            reason="not-targeted"),
                 "individual-target-required",
             ),
             st.sampled_from(slots), date,
@@ -141,7 +145,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
             lambda slot, value: (
                 {**_fields(family, p, slot, "add"), "value": value,
                  "targetType": flip[slot.target_type or "included"]},
-                Expectation(0, False, "add in the list that does not hold the context"),
+                Expectation(0, False, "add in the list that does not hold the context",
+                            reason="not-targeted"),
                 "individual-target-required",
             ),
             st.sampled_from(slots), date,
@@ -151,7 +156,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
             lambda slot, value: (
                 {**_fields(family, p, slot, "add"), "value": value,
                  "variationId": next(v for v in p.variation_ids if v != slot.variation_id)},
-                Expectation(0, False, "add on a variation that does not target the context"),
+                Expectation(0, False, "add on a variation that does not target the context",
+                            reason="not-targeted"),
                 "one-variation-per-flag",
             ),
             st.sampled_from(slots), date,
@@ -160,7 +166,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
             lambda slot, value, n: (
                 {**_fields(family, p, slot, "add"), "value": value,
                  "variationId": f"no-such-variation-{n}"},
-                Expectation(0, False, "add on an unknown variation"),
+                Expectation(0, False, "add on an unknown variation",
+                            reason="unknown-variation"),
                 "individual-target-required",
             ),
             st.sampled_from(slots), date, st.integers(0, 99),
@@ -179,7 +186,8 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
             lambda slot, value: (
                 {**_fields(family, p, slot, "add"), "value": value,
                  "flagKey": f"{p.flag_key}-missing"},
-                Expectation(0, False, "add on a flag that does not exist"),
+                Expectation(0, False, "add on a flag that does not exist",
+                            reason="unknown-flag"),
                 "individual-target-required",
             ),
             st.sampled_from(slots), date,

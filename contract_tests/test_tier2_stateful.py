@@ -41,6 +41,8 @@ from .checks import (
     check_expected_outcomes,
     check_targets_kept,
     check_users_match_contexts,
+    checked,
+    reasons_of,
 )
 from .conftest import Suite
 from .families import FAMILIES, Family, ScheduleKey
@@ -71,6 +73,7 @@ class ExpiringTargets(RuleBasedStateMachine):
     def __init__(self, suite: Suite, p: Provisioned, steps: list[str]) -> None:
         super().__init__()
         self.api, self.p, self.steps = suite.api, p, steps
+        self.recorder = suite.target.recorder
         for owner in OWNERS.values():
             reset_schedules(self.api, owner, p)
         self.now = int(time.time() * 1000)
@@ -94,8 +97,9 @@ class ExpiringTargets(RuleBasedStateMachine):
         params = family.path_params(self.p)
         if family.resource == "user":  # any user the flag targets, not only the default one
             params["user_key"] = slot.context_key
-        response = call(self.api, family.operation, **params,
-                        body={"instructions": [instruction]})
+        with self.recorder.expecting(reasons_of([expectation])):
+            response = call(self.api, family.operation, **params,
+                            body={"instructions": [instruction]})
         self.steps.append(f"{family.operation.operation_id}:{instruction['kind']}")
         if response.status_code == 409 and rule_if_wrong == "version-mismatch-fails":
             check_error_body(rule_if_wrong, response)  # "409 Conflict": refused whole
@@ -151,8 +155,10 @@ class ExpiringTargets(RuleBasedStateMachine):
         succeeds = how in ("current", "unversioned")
         rule_if_wrong = {"stale": "version-mismatch-fails", "missing": "instruction-counts"}.get(
             how, "successful-take-effect")
+        reason = {"stale": "version-mismatch", "missing": "missing-field"}.get(how)
         self._send(family, slot, instruction,
-                   Expectation(0, succeeds, f"update with {how} version"), rule_if_wrong)
+                   Expectation(0, succeeds, f"update with {how} version", reason=reason),
+                   rule_if_wrong)
         if succeeds:
             self.model[key] = (date, old_version + 1)
 
@@ -183,6 +189,7 @@ class ExpiringTargets(RuleBasedStateMachine):
             seen = read_user_schedules(self.api, USER_ENDPOINT, self.p, user_key=user)
             expected = {k: v for (r, k), v in self.model.items()
                         if r == "flag" and k[:2] == ("user", user)}
+            checked("users-are-contexts")
             if dict(seen) != expected:  # versions: learnt from the context GET just above
                 raise ContractViolation(
                     "users-are-contexts",
@@ -192,6 +199,7 @@ class ExpiringTargets(RuleBasedStateMachine):
 
     def _compare(self, resource: str, server: Schedules, where: str) -> None:
         expected = {k: v for (r, k), v in self.model.items() if r == resource}
+        checked(self.rule_of_step)
         for key in sorted(set(expected) | set(server)):
             want, got = expected.get(key), server.get(key)
             if (want and want[0]) != (got and got[0]):
@@ -203,7 +211,9 @@ class ExpiringTargets(RuleBasedStateMachine):
                 continue
             if want[1] is None:
                 self.model[(resource, key)] = (want[0], got[1])
-            elif want[1] != got[1]:
+                continue
+            checked("update-increments-version")
+            if want[1] != got[1]:
                 raise ContractViolation(
                     "update-increments-version",
                     f"{where}: schedule {key} has _version {got[1]}, the model says {want[1]} "
