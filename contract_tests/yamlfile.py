@@ -77,6 +77,9 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineList]:
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
+# dates stay text: the reader checks them and names the line of a bad one
+_Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                        lambda loader, node: loader.construct_scalar(node))
 
 
 def load(path: Path, label: str) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -138,15 +138,15 @@ def _entry(path: Path, raw: Any, line: int) -> KnownDeviation:
                               raw.lines.get("expires", line), text)))
 
 
-def _date(value: Any, problem: Any) -> datetime.date | None:
+def _date(value: Any, problem: Callable[[str], FileProblem]) -> datetime.date | None:
     if value is None:
         return None
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return value
     try:
-        return datetime.date.fromisoformat(str(value))
+        if isinstance(value, str) and len(value) == 10:
+            return datetime.date.fromisoformat(value)
     except ValueError:
-        raise problem(f"`expires:` {value!r} is not a date (YYYY-MM-DD)") from None
+        pass
+    raise problem(f"`expires:` {value!r} is not a date (YYYY-MM-DD)")
 
 
 def load_baseline(path: Path) -> Baseline:
