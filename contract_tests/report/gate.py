@@ -41,6 +41,7 @@ ALL = "all"  # every documented item of a dimension (or of one kind, parameter, 
 KEYS: Mapping[str, Dimension] = {"statuses": "status", "instructions": "instruction",
                                  "rules": "rule", "parameters": "parameter", "fields": "field",
                                  "error_codes": "error code"}
+KEY_OF = {dimension: key for key, dimension in KEYS.items()}
 BY_SUBJECT = {"instruction", "parameter", "field"}
 
 
@@ -129,7 +130,7 @@ class _Reader:
                                          f"`{ALL}` asks for nothing; list the ones to require")
             self.found += [Requirement(operation, dimension, item, line) for item in known]
             return
-        for raw, at in self._items(value, line, f"{operation}: {dimension}s"):
+        for raw, at in self._items(value, line, f"{operation}: {KEY_OF[dimension]}"):
             item = str(raw).strip()
             if dimension == "error code":
                 if not isinstance(raw, str) or not item:
@@ -155,7 +156,8 @@ class _Reader:
             self.found += [Requirement(operation, dimension, item, line) for item in known]
             return
         subjects = {item.split(" ", 1)[0] for item in known}
-        for subject, outcomes in self.mapping(value, line, f"{operation}: {dimension}s").items():
+        for subject, outcomes in self.mapping(value, line,
+                                              f"{operation}: {KEY_OF[dimension]}").items():
             at = value.lines[subject]
             if subject not in subjects:
                 raise self.problem(at, f"{operation} has no {dimension} {subject!r} "
