@@ -108,7 +108,8 @@ def _file_lines(view: ReportView) -> list[str]:
         if d.state == "expired":
             lines.append(f"WARNING known deviation {run.known_file}:{d.entry.line} "
                          f"({d.entry.rule} on {d.entry.operation}) expired {d.entry.expires}: "
-                         f"it excuses nothing ({len(d.failures)} failures): renew or remove it")
+                         f"it excuses nothing (failures it matches: {len(d.failures)}): renew or "
+                         "remove it")
         elif d.state == "stale":
             lines.append(f"WARNING known deviation {run.known_file}:{d.entry.line} "
                          f"({d.entry.rule} on {d.entry.operation}) matched no failure of this "

@@ -215,8 +215,8 @@ def _file_lines(run: RunData, comparison: Comparison | None) -> tuple[tuple[str,
     return (
         ("coverage gaps", f"{len(run.gaps)} ({run.gate_file})" if run.gate_file else
          "no coverage file given (REQUIRE_COVERAGE=FILE)"),
-        ("known deviations", (f"{len(run.known_failures)} failures known; {expired} expired "
-                              f"and {stale} stale entries ({run.known_file})")
+        ("known deviations", (f"known failures {len(run.known_failures)}, expired entries "
+                              f"{expired}, stale entries {stale} ({run.known_file})")
          if run.known_file else "no known-deviations file given (KNOWN=FILE)"),
         ("compared with", _comparison_summary(comparison) if comparison is not None else
          "no previous run given (COMPARE=FILE)"),

@@ -111,7 +111,7 @@ def test_an_expired_entry_excuses_nothing(expired: tuple[Path, Run]) -> None:
     reports, result = expired
     assert result.returncode == 1, result.output
     assert ("WARNING known deviation known.yaml:2 (instruction-counts on patchExpiringTargets) "
-            "expired 2000-01-01: it excuses nothing (1 failures): renew or remove it"
+            "expired 2000-01-01: it excuses nothing (failures it matches: 1): renew or remove it"
             ) in result.output
     results = json.loads((reports / "results.json").read_text())
     assert results["status"] == "failed"
