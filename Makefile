@@ -34,10 +34,13 @@ lint: install
 # LD_API_TOKEN_READONLY; keys from LD_PROJECT_KEY, LD_ENVIRONMENT_KEY). EXAMPLES=N per test,
 # SEED=N to repeat a run, NO_SHRINK=1 to report a failing example unshrunk, MAX_REQUESTS=N (a
 # request budget), RATE=R (requests per second), TIERS=1,2, OPS=operationId,..., PLAN=1 (print
-# the plan, send nothing). Reports in reports/ (junit.xml, conformance.md, conformance.html,
-# results.json, repro/<failure id>.sh).
+# the plan, send nothing), REQUIRE_COVERAGE=FILE (fail on what FILE lists and the run never
+# exercised; contract_tests/coverage-default.yaml), KNOWN=FILE (known deviations: matching
+# failures do not fail the run), COMPARE=FILE (a previous results.json: new, fixed, still
+# failing, newly covered, no longer covered). Reports in reports/ (junit.xml, conformance.md,
+# conformance.html, results.json, repro/<failure id>.sh).
 contract: install generate
-	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(RATE),--rate $(RATE)) $(if $(TIERS),--tiers $(TIERS)) $(if $(OPS),--ops $(OPS)) $(if $(PLAN),--plan) $(if $(NO_SHRINK),-- --no-shrink)
+	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(RATE),--rate $(RATE)) $(if $(TIERS),--tiers $(TIERS)) $(if $(OPS),--ops $(OPS)) $(if $(PLAN),--plan) $(if $(REQUIRE_COVERAGE),--require-coverage '$(REQUIRE_COVERAGE)') $(if $(KNOWN),--known '$(KNOWN)') $(if $(COMPARE),--compare '$(COMPARE)') $(if $(NO_SHRINK),-- --no-shrink)
 
 # Generation benchmark (bench/bench_generate.py): ours against three competitors
 # on ../shared/reference/launchdarkly-openapi.yaml. Each competitor gets its own

@@ -2,12 +2,14 @@
 
 A check takes plain data (what was sent, what came back, what a GET shows) and raises
 `ContractViolation` carrying the rule id from `generated.operations.RULES`, so the report can
-group failures by rule and tier without the checks knowing about reports.
+group failures by rule and tier without the checks knowing about reports. Each check also says
+that it ran (`checked`), whether it holds or not: the coverage report counts the rules a run
+actually exercised, per operation, through the listener the suite installs (`listen`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +34,28 @@ __all__ = [
     "check_targets_kept",
     "check_users_match_contexts",
     "check_visible",
+    "checked",
+    "listen",
+    "reasons_of",
+    "require_status",
     "whole_number",
 ]
 
 Schedules = Mapping[ScheduleKey, tuple[int, int]]  # key -> (expirationDate, _version)
+_listener: Callable[[str], None] | None = None
+
+
+def listen(listener: Callable[[str], None] | None) -> None:
+    """Tell `listener` the rule of every check that runs from now on (None: nobody)."""
+    global _listener
+    _listener = listener
+
+
+def checked(rule: str) -> None:
+    """A check of `rule` is being made (it may hold or not): what coverage counts as the rule
+    exercised. Checks that are not functions here call it where they make theirs."""
+    if _listener is not None:
+        _listener(rule)
 
 
 class ContractViolation(AssertionError):
@@ -69,9 +89,24 @@ class Expectation:
     key: ScheduleKey | None = None
     schedule: int | None = None  # succeeds -> this expiration date; None with key: unschedule
     version_bump_from: int | None = None  # an update: the _version it must grow from
+    reason: str | None = None  # must fail: the documented reason why (reasons.py), if it has one
+
+
+def reasons_of(expectations: Iterable[Expectation]) -> dict[int, str]:
+    """index -> documented reason of each instruction that must fail for one
+    (`Recorder.expecting`)."""
+    return {e.index: e.reason for e in expectations if not e.must_succeed and e.reason}
 
 
 def check_status(rule: str, response: Any, expected: int, what: str) -> None:
+    """The answer's status is what `rule` says it must be."""
+    checked(rule)
+    require_status(rule, response, expected, what)
+
+
+def require_status(rule: str, response: Any, expected: int, what: str) -> None:
+    """A status the checks need in order to go on (a GET that reads the state); a wrong one is
+    reported under `rule`, but does not count as a check of it."""
     if response.status_code != expected:
         excerpt = response.content[:200].decode("utf-8", "replace")
         raise ContractViolation(
@@ -82,6 +117,7 @@ def check_status(rule: str, response: Any, expected: int, what: str) -> None:
 def check_error_body(rule: str, response: Any, code: str | None = None) -> str:
     """Errors carry {code, message}, both strings (the seeds' error schemas); with `code`, that
     code (the kit's mock: tier 3; the documents give codes only as examples). Returns the code."""
+    checked(rule)
     try:
         body = response.json()
     except ValueError:
@@ -132,6 +168,7 @@ def _count(body: Mapping[str, Any], name: str) -> int | None:
 def check_counts(body: Mapping[str, Any], sent: int) -> None:
     """The counts a PATCH answer gives are right. Each is optional in the schema: one left out
     states nothing; one given must agree with what was sent and with `errors`."""
+    checked("instruction-counts")
     total, ok, failed = (_count(body, n) for n in
                          ("totalInstructions", "successfulInstructions", "failedInstructions"))
     errors = body.get("errors") or []
@@ -151,6 +188,7 @@ def check_counts(body: Mapping[str, Any], sent: int) -> None:
 
 
 def check_error_indices(body: Mapping[str, Any], sent: int) -> set[int]:
+    checked("error-indices")
     indices = []
     for error in body.get("errors") or []:
         raw = error.get("instructionIndex") if isinstance(error, dict) else None
@@ -171,6 +209,7 @@ def check_expected_outcomes(
 ) -> None:
     """Instructions the rules say must fail are in `errors`; those that must succeed are not."""
     for expectation in expectations:
+        checked(_rule_of(expectation, rule_of))
         if expectation.must_succeed and expectation.index in failed:
             raise ContractViolation(
                 "successful-take-effect",
@@ -178,10 +217,17 @@ def check_expected_outcomes(
             )
         if not expectation.must_succeed and expectation.index not in failed:
             raise ContractViolation(
-                rule_of.get(expectation.index, "instruction-counts"),
+                _rule_of(expectation, rule_of),
                 f"instruction {expectation.index} ({expectation.why}) should have failed "
                 "but is not in errors",
             )
+
+
+def _rule_of(expectation: Expectation, rule_of: Mapping[int, str]) -> str:
+    """The rule an instruction's documented fate belongs to."""
+    if expectation.must_succeed:
+        return "successful-take-effect"
+    return rule_of.get(expectation.index, "instruction-counts")
 
 
 def _dates(schedules: Schedules) -> dict[ScheduleKey, int]:
@@ -207,6 +253,9 @@ def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expe
     expected = _expected_dates(before, expectations)
     bumps = {e.key: e.version_bump_from for e in expectations
              if e.must_succeed and e.key is not None and e.version_bump_from is not None}
+    checked("successful-take-effect")
+    if bumps:
+        checked("update-increments-version")
     actual = _dates(after)
     for key in sorted(set(expected) | set(actual)):
         if expected.get(key) != actual.get(key):
@@ -236,8 +285,10 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
     all of the instructions are applied or none of them are" — nothing took effect. Either
     passes; the instructions that must fail are in `errors` under both."""
     for e in expectations:
+        if not e.must_succeed:
+            checked(_rule_of(e, rule_of))
         if not e.must_succeed and e.index not in failed:
-            raise ContractViolation(rule_of.get(e.index, "instruction-counts"),
+            raise ContractViolation(_rule_of(e, rule_of),
                                     f"instruction {e.index} ({e.why}) should have failed but is "
                                     "not in errors")
     succeeding = [e for e in expectations if e.must_succeed]
@@ -249,6 +300,7 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
         _expected_dates(before, expectations) != _dates(before)
         or all(e.index in failed for e in succeeding))
     if nothing_applied:
+        checked("successful-take-effect")
         return ATOMIC
     check_expected_outcomes(expectations, failed, rule_of)
     check_state(before, after, expectations)
@@ -257,6 +309,7 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
 
 def check_visible(schedules: Schedules, intended: Mapping[ScheduleKey, int], what: str) -> None:
     """A GET shows exactly the schedules just written, with their dates."""
+    checked("successful-take-effect")
     shown = {key: date for key, (date, _) in schedules.items()}
     if shown != dict(intended):
         raise ContractViolation("successful-take-effect",
@@ -264,6 +317,7 @@ def check_visible(schedules: Schedules, intended: Mapping[ScheduleKey, int], wha
 
 
 def check_targets_kept(keys: Iterable[ScheduleKey], targeted: set[ScheduleKey]) -> None:
+    checked("remove-keeps-target")
     for key in keys:
         if key not in targeted:
             raise ContractViolation(
@@ -273,6 +327,7 @@ def check_targets_kept(keys: Iterable[ScheduleKey], targeted: set[ScheduleKey]) 
 
 
 def check_users_match_contexts(users: Schedules, contexts: Schedules, where: str) -> None:
+    checked("users-are-contexts")
     user_contexts = {k: v for k, v in contexts.items() if k[0] == "user"}
     if dict(users) != user_contexts:
         raise ContractViolation(
@@ -288,6 +343,7 @@ def check_patch_items_agree(items: Iterable[tuple[ScheduleKey, Any, Any]], after
     show. What `items` holds is open (tier 3: all schedules, the touched ones, none; a removed
     one as the result of its instruction), so a listed schedule the GET does not show is no
     violation; a date or `_version` that differs is."""
+    checked("views-agree")
     for key, date, version in items:
         if key in after and after[key] != (date, version):
             raise ContractViolation(
@@ -299,6 +355,7 @@ def check_schedules_targeted(schedules: Iterable[ScheduleKey], targeted: set[Sch
                              where: str) -> None:
     """Every listed schedule belongs to a context that is targeted individually there (in that
     segment list, with that flag variation): nothing else can be scheduled."""
+    checked("views-agree")
     for key in schedules:
         if key not in targeted:
             raise ContractViolation(

@@ -14,7 +14,7 @@ from hypothesis import settings
 from generated.client import Client
 from generated.operations import OPERATIONS
 
-from . import preflight
+from . import checks, preflight
 from .budget import RunPlan, plan_run, print_plan
 from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     INTERRUPTS.install()  # Ctrl-C and SIGTERM end the run, but never its cleanup
     config.stash[RECORDER] = Recorder.for_tokens(suite_settings.token,
                                                  suite_settings.readonly_token)
+    checks.listen(config.stash[RECORDER].rule_checked)  # the rules exercised: coverage
     config.stash[RUN_ID] = new_run_id()
     seed = config.getoption("hypothesis_seed", None)
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)

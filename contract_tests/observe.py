@@ -7,7 +7,7 @@ from typing import Any
 from generated.client import Client
 from generated.operations import Operation
 
-from .checks import ContractViolation, Schedules, check_status
+from .checks import ContractViolation, Schedules, checked, require_status
 from .families import Family, ScheduleKey, schedule_key
 from .provisioning import Provisioned
 
@@ -23,7 +23,7 @@ def call(client: Client, operation: Operation, **params: Any) -> Any:
 
 
 def _items(response: Any, what: str) -> list[dict[str, Any]]:
-    check_status("successful-take-effect", response, 200, what)
+    require_status("successful-take-effect", response, 200, what)
     items = response.json().get("items")
     if not isinstance(items, list):
         raise ContractViolation("successful-take-effect", f"{what}: no items array")
@@ -33,6 +33,9 @@ def _items(response: Any, what: str) -> list[dict[str, Any]]:
 def _schedules(items: list[dict[str, Any]], what: str) -> Schedules:
     found: dict[ScheduleKey, tuple[int, int]] = {}
     variations: dict[tuple[str, str], str] = {}
+    checked("views-agree")
+    if any("variationId" in item for item in items):
+        checked("one-variation-per-flag")
     for item in items:
         key = schedule_key(item)
         if key in found:
@@ -86,7 +89,7 @@ def read_targeted(client: Client, family: Family, p: Provisioned) -> set[Schedul
     if family.resource == "segment":
         response = client.get_segment(project_key=p.project, environment_key=p.environment,
                                       segment_key=p.segment_key)
-        check_status("remove-keeps-target", response, 200, "GET getSegment")
+        require_status("remove-keeps-target", response, 200, "GET getSegment")
         segment = response.json()
         keys = {("user", k, "included") for k in segment.get("included", [])}
         keys |= {("user", k, "excluded") for k in segment.get("excluded", [])}
@@ -96,7 +99,7 @@ def read_targeted(client: Client, family: Family, p: Provisioned) -> set[Schedul
                          for k in target.get("values", [])}
         return keys
     response = client.get_feature_flag(project_key=p.project, feature_flag_key=p.flag_key)
-    check_status("remove-keeps-target", response, 200, "GET getFeatureFlag")
+    require_status("remove-keeps-target", response, 200, "GET getFeatureFlag")
     flag = response.json()
     variations = [v.get("_id") for v in flag.get("variations", [])]
     config = flag.get("environments", {}).get(p.environment, {})
@@ -114,5 +117,5 @@ def read_targeted(client: Client, family: Family, p: Provisioned) -> set[Schedul
 def segment_version(client: Client, p: Provisioned) -> int:
     response = client.get_segment(project_key=p.project, environment_key=p.environment,
                                   segment_key=p.segment_key)
-    check_status("version-mismatch-fails", response, 200, "GET getSegment")
+    require_status("version-mismatch-fails", response, 200, "GET getSegment")
     return int(response.json()["version"])

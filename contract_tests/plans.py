@@ -165,7 +165,8 @@ def _slot_instruction(
                 Expectation(0, True, "add for a targeted context", key, date), "")
     if action == "add-without-value":
         return (_fields(family, p, slot, "add"),
-                Expectation(0, False, "add without value"), "instruction-counts")
+                Expectation(0, False, "add without value", reason="missing-field"),
+                "instruction-counts")
     if action == "remove":
         return (_fields(family, p, slot, "remove"),
                 Expectation(0, True, "remove of a scheduled context", key, None), "")
@@ -178,16 +179,19 @@ def _slot_instruction(
     if action == "update-unversioned":
         return (instruction, Expectation(0, True, "update without version", key, date, 0), "")
     if action == "update-without-version":
-        return (instruction, Expectation(0, False, "update without the version it needs"),
+        return (instruction, Expectation(0, False, "update without the version it needs",
+                                         reason="missing-field"),
                 "instruction-counts")
     # The segment's version may move with each instruction before this one.
     headroom = len(family.slots(p)) + MAX_NEAR_MISSES + MAX_EXTRAS if of_segment else 0
     instruction["version"] = Version(key, of_segment, draw(stale_offsets(headroom)))
-    return (instruction, Expectation(0, False, "update with a stale version"),
+    return (instruction, Expectation(0, False, "update with a stale version",
+                                     reason="version-mismatch"),
             "version-mismatch-fails")
 
 
-Misaddressing = tuple[list[Slot], str, str]  # candidate addresses, why they fail, the rule
+# candidate addresses, why they fail, the rule, the documented reason (reasons.py)
+Misaddressing = tuple[list[Slot], str, str, str]
 
 # Keys a server matching keys loosely takes for a targeted one (case-insensitive collations,
 # trimming, Unicode normalisation, decoding twice, prefix matches).
@@ -206,7 +210,7 @@ def _kept(family: Family, p: Provisioned, changes: list[Misaddressing]) -> list[
     """The changes with only the addresses the resource does not target (by exact key, kind
     and list or variation: where an add must fail), and none left empty."""
     targeted = family.targeted(p)
-    return [(kept, why, rule) for candidates, why, rule in changes
+    return [(kept, why, rule, reason) for candidates, why, rule, reason in changes
             if (kept := [c for c in candidates if family.key_of(c) not in targeted])]
 
 
@@ -217,7 +221,7 @@ def _near_misses(family: Family, p: Provisioned) -> list[Misaddressing]:
         return []  # the user endpoint names its user in the path
     return _kept(family, p, [
         ([replace(s, context_key=change(s.context_key)) for s in family.slots(p)],
-         f"a targeted key {name}", "individual-target-required")
+         f"a targeted key {name}", "individual-target-required", "not-targeted")
         for name, change in KEY_NEAR_MISSES
     ])
 
@@ -242,20 +246,25 @@ def _misaddressings(family: Family, p: Provisioned) -> list[Misaddressing]:
     changes: list[Misaddressing] = []
     if fields & {"userKey", "contextKey"}:  # the user endpoint names its user in the path
         changes.append(([replace(s, context_key=p.untargeted_key) for s in slots],
-                        "a context key targeted nowhere", "individual-target-required"))
+                        "a context key targeted nowhere", "individual-target-required",
+                        "not-targeted"))
     if "contextKind" in fields:
         changes.append(([replace(s, context_kind=k) for s in slots for k in kinds],
-                        "the key under a kind not targeted there", "individual-target-required"))
+                        "the key under a kind not targeted there", "individual-target-required",
+                        "not-targeted"))
     if "targetType" in fields:
         changes.append(([replace(s, target_type=flip[s.target_type or "included"])
                          for s in slots],
-                        "the list that does not hold the context", "individual-target-required"))
+                        "the list that does not hold the context", "individual-target-required",
+                        "not-targeted"))
     if "variationId" in fields:
         changes.append(([replace(s, variation_id=v) for s in slots for v in p.variation_ids],
-                        "a variation that does not target the context", "one-variation-per-flag"))
+                        "a variation that does not target the context", "one-variation-per-flag",
+                        "not-targeted"))
         changes.append(([replace(s, variation_id=v) for s in slots
                          for v in _unknown_variations(p)],
-                        "an unknown variation", "individual-target-required"))
+                        "an unknown variation", "individual-target-required",
+                        "unknown-variation"))
     return _kept(family, p, changes)
 
 
@@ -264,10 +273,10 @@ def _failing_adds(family: Family, p: Provisioned, changes: list[Misaddressing],
     """An add for one of the misaddressed slots: it must fail, and change nothing."""
     @st.composite
     def add(draw: st.DrawFn) -> tuple[dict[str, Any], Expectation, str]:
-        candidates, why, rule = draw(st.sampled_from(changes))
+        candidates, why, rule, reason = draw(st.sampled_from(changes))
         target = draw(st.sampled_from(candidates))
         return ({**_fields(family, p, target, "add"), "value": draw(future_dates(now_ms))},
-                Expectation(0, False, f"add for {why}"), rule)
+                Expectation(0, False, f"add for {why}", reason=reason), rule)
 
     return add()
 
@@ -299,7 +308,7 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
         options.append(st.builds(
             lambda slot, value, flag: (
                 {**_fields(family, p, slot, "add"), "value": value, "flagKey": flag},
-                Expectation(0, False, "add on a flag that does not exist"),
+                Expectation(0, False, "add on a flag that does not exist", reason="unknown-flag"),
                 "individual-target-required",
             ),
             st.sampled_from(slots), date, st.sampled_from(missing),

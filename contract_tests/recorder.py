@@ -1,8 +1,10 @@
 """Records every exchange the suite makes: what the conformance report shows was exercised.
 
 An httpx transport wrapper, so every test's traffic is seen in one place whatever the target:
-which operations answered which status codes, which instruction kinds succeeded or failed, the
-requests of the running test case (turned into curl commands and repro scripts when it fails),
+which operations answered which status codes, which instruction kinds succeeded or failed (and
+for which documented reason, where the test that sent it says), which parameters, optional body
+fields and error codes each operation saw, which rules' checks ran for it (usage.py names
+them: the coverage report), the requests of the running test case (turned into curl commands and repro scripts when it fails),
 and the setup writes of the whole session (what a repro script must provision again). Tokens are
 never stored: each request's Authorization value is compared with the settings' tokens, kept
 only as which kind of credential it was (`Credential`), and dropped.
@@ -13,7 +15,8 @@ from __future__ import annotations
 import json
 import shlex
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,6 +28,7 @@ from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, match_op
 
 from .interrupts import INTERRUPTS
 from .network import InfrastructureError
+from .usage import error_code, fields_used, instruction_item, parameters_used
 
 __all__ = [
     "CREDENTIAL_PLACEHOLDERS", "Credential", "Exchange", "Recorder", "RecordingTransport",
@@ -42,6 +46,9 @@ CREDENTIAL_PLACEHOLDERS: Mapping[Credential, str] = {
 }
 MAX_ANSWER = 65_536  # characters of a response body kept with an exchange
 RECENT = 256  # exchanges of the running test case kept (a stateful run sends many)
+ANSWERED = 8  # operations of the latest requests a rule's check may be about
+
+
 def operation_for(method: str, path: str) -> str | None:
     """The operationId a request goes to, or None (admin routes, unknown paths)."""
     matched = match_operation(method, path)
@@ -120,6 +127,9 @@ class Recorder:
     credentials: Mapping[str, Credential] = field(default_factory=dict)  # token -> its kind
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    # (operation, dimension, item) -> times: rules checked, parameters and fields sent or not,
+    # error codes, instruction failure reasons (usage.py)
+    usage: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     recent: deque[Exchange] = field(default_factory=lambda: deque(maxlen=RECENT))
     setup_writes: list[Exchange] = field(default_factory=list)
     setting_up: bool = False  # a fixture is being set up (set by the report plugin)
@@ -129,6 +139,11 @@ class Recorder:
     choices: Counter[tuple[str, str]] = field(default_factory=Counter)
     # told of every request, with its operationId when it has one (progress.py)
     on_request: Callable[[str | None], None] | None = None
+    test_operation: str | None = None  # the running test's operation, if it is about one
+    checks_rules: bool = False  # the running test's checks count as rules exercised
+    # the operations of the latest answered requests, oldest first (rule_checked)
+    _answered: deque[str] = field(default_factory=lambda: deque(maxlen=ANSWERED), repr=False)
+    _reasons: Mapping[int, str] = field(default_factory=dict, repr=False)  # see `expecting`
     _test_case: object = field(default=None, repr=False)  # the Hypothesis test case running
 
     def network_event(self, event: str) -> None:
@@ -150,10 +165,37 @@ class Recorder:
     def redact(self, text: str) -> str:
         return redact_secrets(text, self.secrets)
 
-    def start_test(self) -> None:
-        """A test starts: its exchanges alone are the recent ones."""
+    def start_test(self, operation: str | None = None, checks_rules: bool = False) -> None:
+        """A test starts: its exchanges alone are the recent ones. `operation` is the one it is
+        about (None: several); `checks_rules`: its checks count as rules exercised (a tier-2
+        test: tier 3 reuses tier-2 checks for the mock's policy, which proves no rule)."""
         self.recent.clear()
         self._test_case = None
+        self.test_operation = operation
+        self.checks_rules = checks_rules
+
+    def rule_checked(self, rule: str) -> None:
+        """A check of `rule` ran (checks.listen): for the running test's operation if the rule
+        is one of its own, else (a test about several operations, a fixture, a check of the
+        PATCH a GET was read after) for the latest operation answered that has the rule."""
+        if not self.checks_rules:
+            return
+        mine = [self.test_operation] if self.test_operation and not self.setting_up else []
+        for operation in (*mine, *reversed(self._answered)):
+            if rule in OPERATIONS[operation].rules:
+                self.usage[(operation, "rule", rule)] += 1
+                return
+
+    @contextmanager
+    def expecting(self, reasons: Mapping[int, str]) -> Iterator[None]:
+        """While the block runs, a semantic patch's instruction at index i that fails is
+        counted as failed for the documented reason ``reasons[i]`` (reasons.py): the test that
+        composed it knows why it must fail; the answer alone cannot say."""
+        outer, self._reasons = self._reasons, reasons
+        try:
+            yield
+        finally:
+            self._reasons = outer
 
     def record(self, request: httpx.Request, response: httpx.Response | None) -> None:
         status = response.status_code if response is not None else None
@@ -164,7 +206,8 @@ class Recorder:
             self.on_request(operation_id)
         if operation_id is None or status is None:
             return
-        self.statuses[(operation_id, status)] += 1
+        self._count(operation_id, str(request.url), request.headers.items(), request.content,
+                    status, response.content if response is not None else b"")
         self._record_outcomes(operation_id, request, response)
 
     def record_external(self, operation_id: str, method: str, url: str,
@@ -172,10 +215,26 @@ class Recorder:
                         content: bytes) -> None:
         """For traffic that does not pass through the transport (Schemathesis' own client):
         counted as sent, and kept as the running test case's exchange."""
+        headers = list(headers)
         self._keep(method, url, headers, body, status, content)
-        self.statuses[(operation_id, status)] += 1
+        self._count(operation_id, url, headers, body, status, content)
         if self.on_request is not None:
             self.on_request(operation_id)
+
+    def _count(self, operation_id: str, url: str, headers: Iterable[tuple[str, str]],
+               body: bytes, status: int, content: bytes) -> None:
+        """What an answered request exercised of its operation (usage.py)."""
+        operation = OPERATIONS[operation_id]
+        if not self._answered or self._answered[-1] != operation_id:
+            self._answered.append(operation_id)
+        self.statuses[(operation_id, status)] += 1
+        for item in parameters_used(operation, url, headers):
+            self.usage[(operation_id, "parameter", item)] += 1
+        for item in fields_used(operation, body):
+            self.usage[(operation_id, "field", item)] += 1
+        code = error_code(status, content)
+        if code is not None:
+            self.usage[(operation_id, "error code", code)] += 1
 
     def _keep(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes,
               status: int | None, content: bytes | None) -> None:
@@ -237,7 +296,9 @@ class Recorder:
             ].instructions else "(unknown kind)"
             outcome = "failed" if index in failed else "succeeded"
             self.outcomes[(operation_id, kind, outcome)] += 1
-
+            if outcome == "failed" and index in self._reasons:
+                item = instruction_item(kind, outcome, self._reasons[index])
+                self.usage[(operation_id, "instruction", item)] += 1
 
     def _record_answer_form(self, body: dict[str, object], failed: set[object]) -> None:
         """How a 200 PATCH answer spells what the schema leaves optional."""

@@ -1,6 +1,7 @@
 """``make contract``: the suite against the kit's mock as a real process, or against a base URL.
 
     python -m contract_tests.run [--base-url URL] [--examples N] [--seed N] [--reports-dir DIR]
+                                 [--require-coverage FILE] [--known FILE] [--compare FILE]
                                  [-- extra pytest arguments]
 
 Without ``--base-url`` it starts ``python -m mock_server`` on a free loopback port (a temporary
@@ -9,6 +10,8 @@ answers, runs every tier against it (``--kit-mock``) and stops it again, also on
 Ctrl-C. With ``--base-url`` it runs tiers 1-2 against that URL, with the tokens and keys of
 ``LD_API_TOKEN``, ``LD_API_TOKEN_READONLY``, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY``.
 
+The coverage gate, known-deviations and comparison files are read and checked first, before
+the mock is started or anything is sent (one line naming the file, line and problem; status 4).
 Before pytest starts, the pre-flight (preflight.py) checks the target once, so a wrong URL,
 token, project or environment ends the run in seconds with one line, and removes the reports
 of an earlier run; pytest then runs with ``--no-probe`` (it has just been done). Against a live
@@ -39,7 +42,7 @@ from .progress import ProgressDisplay
 from .recorder import Recorder
 from .report.files import discard_reports
 from .report.model import rerun_command
-from .settings import ConfigurationError, add_options, settings_from
+from .settings import ConfigurationError, add_options, run_files, settings_from, target_id
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
 
@@ -47,6 +50,7 @@ MockServerError = MockProcessError  # the mock server did not come up (the end o
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGURATION_ERROR = 4  # pytest's exit status for usage errors; the suite's for a bad target
+RUN_FILES = ("require_coverage", "known", "compare")  # options naming files that shape reports
 
 
 def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Path:
@@ -108,6 +112,8 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
         *(["--tiers", args.tiers] if args.tiers else []),
         *(["--ops", args.ops] if args.ops else []),
         *(["--plan"] if args.plan else []),
+        *[f"--{name.replace('_', '-')}={getattr(args, name)}" for name in RUN_FILES
+          if getattr(args, name)],
         *extra,
     ]
 
@@ -176,6 +182,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ops", default=None, help="run only these operationIds (OPS)")
     parser.add_argument("--plan", action="store_true",
                         help="print what would run and its estimate; send nothing (PLAN=1)")
+    parser.add_argument("--require-coverage", metavar="FILE", default=None,
+                        help="fail when something FILE lists was never exercised "
+                             "(REQUIRE_COVERAGE; contract_tests/coverage-default.yaml)")
+    parser.add_argument("--known", metavar="FILE", default=None,
+                        help="known deviations: matching failures do not fail the run (KNOWN)")
+    parser.add_argument("--compare", metavar="FILE", default=None,
+                        help="compare with a previous run's results.json (COMPARE)")
     return parser
 
 
@@ -196,6 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
     args.reports_dir = str(Path(args.reports_dir).resolve())  # pytest runs from the project root
+    for name in RUN_FILES:
+        if getattr(args, name):
+            setattr(args, name, str(Path(getattr(args, name)).resolve()))
+    try:  # before the mock starts or anything is sent
+        run_files(args, target_id(args.base_url, kit_mock=not args.base_url, app=None))
+    except ConfigurationError as exc:
+        discard_reports(Path(args.reports_dir))
+        print(f"contract: {exc}", file=sys.stderr)
+        return CONFIGURATION_ERROR
     _terminate_on_sigterm()
     try:
         return _main(args, extra)

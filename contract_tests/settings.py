@@ -2,7 +2,9 @@
 
 Options win over the environment: ``--base-url`` / ``LD_BASE_URL``, ``LD_API_TOKEN`` (write),
 ``LD_API_TOKEN_READONLY`` (optional), ``LD_PROJECT_KEY``, ``LD_ENVIRONMENT_KEY``. Without a base
-URL the suite runs in-process against the kit's mock with its default configuration.
+URL the suite runs in-process against the kit's mock with its default configuration. The files
+that shape the report (``--require-coverage``, ``--known``, ``--compare``) are read and checked
+here too, so a mistake in one stops the run before any request.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, Phase, settings
 
+if TYPE_CHECKING:
+    from .report.baseline import Baseline
+    from .report.compare import PreviousRun
+    from .report.gate import CoverageGate
+
 __all__ = [
-    "ConfigurationError", "SuiteSettings", "add_options", "hypothesis_settings",
-    "require_live_keys", "settings_from",
+    "ConfigurationError", "RunFiles", "SuiteSettings", "add_options", "hypothesis_settings",
+    "require_live_keys", "run_files", "settings_from", "target_id",
 ]
 
 # The mock's shipped default configuration (mock_server/default-config.yaml).
@@ -27,6 +34,23 @@ MOCK_READER_TOKEN = "api-reader-00000000-0000-0000-0000-000000000000"
 
 class ConfigurationError(Exception):
     """The suite cannot run against this target; the message says what to fix."""
+
+
+def target_id(base_url: str | None, kit_mock: bool, app: str | None) -> str:
+    """The server a run tested, as a comparison with an earlier run must match it: the kit's
+    mock started as a process gets a new port every run, so it is named, not addressed."""
+    if base_url is None:
+        return f"in-process {app or 'kit mock'}"
+    return "the kit's mock (process)" if kit_mock else base_url
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files that shape the report, read and checked."""
+
+    coverage_gate: CoverageGate | None = None
+    baseline: Baseline | None = None
+    previous: PreviousRun | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +75,27 @@ class SuiteSettings:
     tiers: frozenset[str] | None = None  # run only these tiers ("1", "2", "3"); None: all
     operations: frozenset[str] | None = None  # run only the tests of these operationIds
     plan_only: bool = False  # print what would run and its estimate; send nothing
+    files: RunFiles = field(default_factory=RunFiles)  # coverage gate, baseline, previous run
 
     @property
     def in_process(self) -> bool:
         return self.base_url is None
+
+    @property
+    def target_id(self) -> str:
+        return target_id(self.base_url, self.kit_mock, self.app_factory)
+
+    @property
+    def coverage_gate(self) -> CoverageGate | None:
+        return self.files.coverage_gate
+
+    @property
+    def baseline(self) -> Baseline | None:
+        return self.files.baseline
+
+    @property
+    def previous(self) -> PreviousRun | None:
+        return self.files.previous
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -114,6 +155,21 @@ def add_options(parser: Any) -> None:
                     help="print the tests, the estimated requests and the resources the run "
                     "would create, and send nothing (PLAN=1)")
     group.addoption(
+        "--require-coverage", default=None, metavar="FILE",
+        help="fail the run (a coverage gap, status 1) when something FILE lists was never "
+        "exercised (REQUIRE_COVERAGE=FILE; contract_tests/coverage-default.yaml)",
+    )
+    group.addoption(
+        "--known", default=None, metavar="FILE",
+        help="known deviations: failures FILE lists are reported as known, not failing "
+        "(KNOWN=FILE)",
+    )
+    group.addoption(
+        "--compare", default=None, metavar="FILE",
+        help="compare with a previous run's results.json: new, fixed, still failing, newly "
+        "covered, no longer covered (COMPARE=FILE)",
+    )
+    group.addoption(
         "--mock-policy", default=None, metavar="VARIANT",
         help="in-process: build the kit's mock with this tier-3 policy variant "
         "(mock_server/policy.py: reference, alternative, alternative-2)",
@@ -154,6 +210,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
     )
     mock_policy, expect_policy = _policy_options(options, in_process=base_url is None)
     max_requests, rate = _pacing_options(options)
+    files = run_files(options, target_id(base_url, kit_mock, options.app))
     return SuiteSettings(
         base_url=base_url,
         token=token,
@@ -173,6 +230,27 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         tiers=_listed(options, "tiers", {"1", "2", "3"}, "TIERS"),
         operations=_listed(options, "ops", _operation_ids(), "OPS"),
         plan_only=bool(getattr(options, "plan", False)),
+        files=files,
+    )
+
+
+def run_files(options: Any, target: str) -> RunFiles:
+    """--require-coverage, --known and --compare, read and checked (one `ConfigurationError`
+    naming the file, the line and the problem); `target` is the run's `target_id`."""
+    from .report.baseline import load_baseline
+    from .report.compare import load_previous
+    from .report.gate import load_gate
+    from .report.results import SCHEMA_ID
+
+    def path(name: str) -> Path | None:
+        value = getattr(options, name, None)
+        return Path(value) if value else None
+
+    gate, known, previous = path("require_coverage"), path("known"), path("compare")
+    return RunFiles(
+        coverage_gate=load_gate(gate) if gate else None,
+        baseline=load_baseline(known) if known else None,
+        previous=load_previous(previous, SCHEMA_ID, target) if previous else None,
     )
 
 

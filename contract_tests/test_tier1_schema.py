@@ -25,18 +25,9 @@ import pytest
 import requests
 import schemathesis
 import schemathesis.pytest
-from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi.checks import IgnoredAuth
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    ignored_auth,
-    negative_data_rejection,
-    positive_data_acceptance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from generated.operations import OPERATIONS
 
@@ -49,6 +40,7 @@ from .plans import DAY_MS
 from .provisioning import Provisioned
 from .raw import path_values
 from .schema import bundle
+from .tier1_checks import SCHEMA_CHECKS, ignored_auth
 
 pytestmark = pytest.mark.tier1
 
@@ -80,16 +72,7 @@ def ignored_auth_despite_the_network(ctx: Any, response: Any, case: Any) -> bool
 
 ignored_auth_despite_the_network.__name__ = "ignored_auth"
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-    negative_data_rejection,
-    positive_data_acceptance,
-    ignored_auth_despite_the_network,
-]
+CHECKS = [*SCHEMA_CHECKS, ignored_auth_despite_the_network]
 # Setup operations validate more than their schema can say (JSON-patch paths, variation ids,
 # duplicate keys), so a schema-valid body may rightly get 400 or 409 there.
 SETUP_OPERATIONS = {op_id for op_id, op in OPERATIONS.items()

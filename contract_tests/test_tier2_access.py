@@ -27,6 +27,7 @@ from .checks import (
     check_error_body,
     check_error_indices,
     check_status,
+    checked,
 )
 from .conftest import Suite
 from .families import FAMILIES, Family
@@ -149,6 +150,7 @@ def _snapshot(api: Client, request: Call) -> list[tuple[str, int, Any]]:
 
 
 def _check_unchanged(rule: str, before: Any, after: Any, what: str) -> None:
+    checked(rule)
     if before != after:
         changed = [b[0] for b, a in zip(before, after, strict=True) if b != a]
         raise ContractViolation(rule, f"{what} changed what {', '.join(changed)} shows")
@@ -223,6 +225,7 @@ def test_media_type_matched_case_insensitively(
                  f"a valid semantic patch sent with Content-Type {content_type!r}")
     if not must_accept:
         suite.target.recorder.record_choice("`domain-model` value in another case", "accepted")
+    checked("successful-take-effect")
     if response.json().get("errors"):  # the body the refusals above reuse
         raise ContractViolation("successful-take-effect",
                                 f"an add for a targeted, unscheduled context failed: "
@@ -431,6 +434,7 @@ def _check_unknown_user(suite: Suite, request: Call) -> None:
             sent = len(request.body["instructions"])
             check_counts(body, sent)
             failed = check_error_indices(body, sent)
+            checked("individual-target-required")
             if failed != set(range(sent)):
                 raise ContractViolation("individual-target-required",
                                         f"{what}: instructions {sorted(set(range(sent)) - failed)}"

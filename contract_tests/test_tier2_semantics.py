@@ -20,6 +20,7 @@ from .checks import (
     check_targets_kept,
     check_users_match_contexts,
     check_visible,
+    reasons_of,
 )
 from .conftest import Suite
 from .families import FAMILIES
@@ -58,7 +59,8 @@ def test_instructions_succeed_or_fail_as_documented(suite: Suite, operation_id: 
         version = segment_version(api, p) if family.update.version_of == "segment" else 0
         plan = plan.resolve(before, version)
 
-        response = patch(api, family, p, plan.instructions, body_extras=plan.body_extras)
+        with suite.target.recorder.expecting(reasons_of(plan.expectations)):
+            response = patch(api, family, p, plan.instructions, body_extras=plan.body_extras)
 
         if response.status_code == 409 and "version-mismatch-fails" in plan.failure_rules.values():
             # a stale version refused for the whole request: "409 Conflict", nothing applied

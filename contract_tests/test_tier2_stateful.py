@@ -41,6 +41,8 @@ from .checks import (
     check_expected_outcomes,
     check_targets_kept,
     check_users_match_contexts,
+    checked,
+    reasons_of,
 )
 from .conftest import Suite
 from .families import FAMILIES, Family, ScheduleKey
@@ -71,6 +73,7 @@ class ExpiringTargets(RuleBasedStateMachine):
     def __init__(self, suite: Suite, p: Provisioned, steps: list[str]) -> None:
         super().__init__()
         self.api, self.p, self.steps = suite.api, p, steps
+        self.recorder = suite.target.recorder
         for resource, owner in OWNERS.items():
             reset_schedules(self.api, owner, p)
             suite.provisioning.retarget(p, resource)  # whatever a server dropped before
@@ -100,7 +103,8 @@ class ExpiringTargets(RuleBasedStateMachine):
         unknown = data.draw(unknown_properties(family.open_instructions), label="unknown")
         body = {**data.draw(request_extras(family), label="body"),
                 "instructions": [{**unknown, **instruction}]}
-        response = call(self.api, family.operation, **params, body=body)
+        with self.recorder.expecting(reasons_of([expectation])):
+            response = call(self.api, family.operation, **params, body=body)
         self.steps.append(f"{family.operation.operation_id}:{instruction['kind']}")
         if response.status_code == 409 and rule_if_wrong == "version-mismatch-fails":
             check_error_body(rule_if_wrong, response)  # "409 Conflict": refused whole
@@ -155,8 +159,10 @@ class ExpiringTargets(RuleBasedStateMachine):
         succeeds = how in ("current", "unversioned")
         rule_if_wrong = {"stale": "version-mismatch-fails", "missing": "instruction-counts"}.get(
             how, "successful-take-effect")
+        reason = {"stale": "version-mismatch", "missing": "missing-field"}.get(how)
         self._send(data, family, slot, instruction,
-                   Expectation(0, succeeds, f"update with {how} version"), rule_if_wrong)
+                   Expectation(0, succeeds, f"update with {how} version", reason=reason),
+                   rule_if_wrong)
         if succeeds:
             self.model[key] = (date, old_version + 1)
 
@@ -187,6 +193,7 @@ class ExpiringTargets(RuleBasedStateMachine):
             seen = read_user_schedules(self.api, USER_ENDPOINT, self.p, user_key=user)
             expected = {k: v for (r, k), v in self.model.items()
                         if r == "flag" and k[:2] == ("user", user)}
+            checked("users-are-contexts")
             if dict(seen) != expected:  # versions: learnt from the context GET just above
                 raise ContractViolation(
                     "users-are-contexts",
@@ -196,6 +203,7 @@ class ExpiringTargets(RuleBasedStateMachine):
 
     def _compare(self, resource: str, server: Schedules, where: str) -> None:
         expected = {k: v for (r, k), v in self.model.items() if r == resource}
+        checked(self.rule_of_step)
         for key in sorted(set(expected) | set(server)):
             want, got = expected.get(key), server.get(key)
             if (want and want[0]) != (got and got[0]):
@@ -207,7 +215,9 @@ class ExpiringTargets(RuleBasedStateMachine):
                 continue
             if want[1] is None:
                 self.model[(resource, key)] = (want[0], got[1])
-            elif want[1] != got[1]:
+                continue
+            checked("update-increments-version")
+            if want[1] != got[1]:
                 raise ContractViolation(
                     "update-increments-version",
                     f"{where}: schedule {key} has _version {got[1]}, the model says {want[1]} "

@@ -1,5 +1,6 @@
 """The run in pytest's JUnit file: per-test properties, and the run's status and totals as
-testsuite properties (the same totals as every other output: model.Totals)."""
+testsuite properties (the same totals as every other output: model.Totals), with a line per
+coverage gap, per known-deviation entry and the comparison's counts."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from .compare import compare
+from .coverage import coverage_of, covered
 from .model import OUTCOMES, RunData
 
 __all__ = ["add_case_properties", "add_suite_properties", "suite_properties"]
@@ -35,6 +38,25 @@ def suite_properties(run: RunData) -> list[tuple[str, str]]:
         properties += [(f"{unit}-{outcome.replace(' ', '-')}", str(counts[outcome]))
                        for outcome in OUTCOMES]
     properties += [("seed", str(run.seed)), ("target", run.target), ("rerun", run.rerun)]
+    return properties + _file_properties(run)
+
+
+def _file_properties(run: RunData) -> list[tuple[str, str]]:
+    """The coverage gaps, the known deviations' entries and the comparison, one property
+    each (the reports have the detail)."""
+    properties: list[tuple[str, str]] = []
+    if run.gate_file is not None:
+        properties.append(("coverage-gaps", str(len(run.gaps))))
+        properties += [("coverage-gap", f"{g.operation} {g.dimension}: {g.item}")
+                       for g in run.gaps]
+    if run.known_file is not None:
+        properties.append(("known-failures", str(len(run.known_failures))))
+        properties += [(f"known-deviation-{d.state}", d.entry.describe())
+                       for d in run.deviations]
+    comparison = compare(run, covered(coverage_of(run)))
+    if comparison is not None:
+        properties += [(f"compared-{name.replace(' ', '-')}", str(count))
+                       for name, count in comparison.counts().items()]
     return properties
 
 

@@ -13,6 +13,8 @@ The totals are defined here and nowhere else (docs/contract-suite.md, "Totals"):
 - the matrix counts *results*: each operation check in its operation's row, and each test that
   has no operation checks; a split test appears itself (under ``ALL_OPERATIONS``) only when it
   ended worse than all of its checks (it failed on its own, or did not run).
+- a test or operation check is *known* when it failed and every failure it raised is a known
+  deviation (baseline.py); a known outcome does not fail the run.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..recorder import Exchange
 from ..settings import SuiteSettings
+
+if TYPE_CHECKING:
+    from .baseline import DeviationState
+    from .compare import PreviousRun
+    from .gate import Requirement
 
 __all__ = [
     "ALL_OPERATIONS", "INFRASTRUCTURE", "OUTCOMES", "REPRO_DIR", "TIERS", "UNTIERED", "FailureRecord",
@@ -33,16 +40,19 @@ __all__ = [
 ]
 
 TIERS = ("tier1", "tier2", "stateful", "tier3")
-# infra: failed only through the network; not run: the run stopped before the test finished
-OUTCOMES = ("passed", "failed", "infra", "skipped", "not run")
+# infra: failed only through the network; known: failed only through known deviations;
+# not run: the run stopped before the test finished
+OUTCOMES = ("passed", "failed", "known", "infra", "skipped", "not run")
+FAILING = ("failed", "infra")  # the outcomes that fail a run
 NOT_RUN = "not run"
 INFRASTRUCTURE = "infrastructure"  # the rule of an infrastructure failure
 ALL_OPERATIONS = "(several operations)"  # tests that are not about one operation
 UNTIERED = "other"
 REPRO_DIR = "repro"  # in the reports directory: one script per contract failure
-_SEVERITY = {"not run": 4, "failed": 3, "infra": 2, "passed": 1, "skipped": 0}
+_SEVERITY = {"not run": 5, "failed": 4, "infra": 3, "known": 2, "passed": 1, "skipped": 0}
 
-Status = Literal["passed", "failed", "incomplete"]
+# coverage-gap: nothing failed, but something the coverage gate requires was never exercised
+Status = Literal["passed", "failed", "coverage-gap", "incomplete"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class FailureRecord:
     reproduction: tuple[str, ...]  # curl commands, oldest first; empty: none captured
     infrastructure: bool = False  # not a contract failure (network.py)
     repro: Repro | None = None  # None: no request of the suite's own was recorded for it
+    known: str | None = None  # a known deviation: the reason its baseline entry gives
 
     @property
     def request(self) -> Exchange | None:
@@ -118,6 +129,7 @@ class RunData:
     selection: Mapping[str, str] = field(default_factory=dict)  # -m / -k given, if any
     app: str | None = None  # in-process: the --app that was tested
     kit_mock: bool = False
+    target_id: str = ""  # what a comparison must match (settings.SuiteSettings.target_id)
     reports_dir: str = "reports"  # where the reports (and repro/, the scripts) are written
     duration_s: float = 0.0  # spent in the contract tests (setup and teardown included)
     requests: int = 0
@@ -126,10 +138,16 @@ class RunData:
     checks: dict[str, Result] = field(default_factory=dict)  # nodeid -> operation check
     statuses: Mapping[tuple[str, int], int] = field(default_factory=dict)
     instructions: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    usage: Mapping[tuple[str, str, str], int] = field(default_factory=dict)  # recorder.usage
     failures: list[FailureRecord] = field(default_factory=list)
     network: Mapping[str, int] = field(default_factory=dict)  # retries and give-ups by kind
     choices: Mapping[tuple[str, str], int] = field(default_factory=dict)  # open point, answer
     stopped: str | None = None  # why pytest stopped before the end (None: it did not)
+    gate_file: str | None = None  # --require-coverage
+    gaps: tuple[Requirement, ...] = ()  # what it requires and the run never exercised
+    known_file: str | None = None  # --known
+    deviations: tuple[DeviationState, ...] = ()  # what became of each of its entries
+    previous: PreviousRun | None = None  # --compare
 
     # -- what happened ----------------------------------------------------------------------
 
@@ -140,6 +158,10 @@ class RunData:
     @property
     def infrastructure_failures(self) -> list[FailureRecord]:
         return [f for f in self.failures if f.infrastructure]
+
+    @property
+    def known_failures(self) -> list[FailureRecord]:
+        return [f for f in self.failures if f.known is not None]
 
     def identified(self, records: Iterable[FailureRecord]) -> list[tuple[str, FailureRecord]]:
         """`records` (a subset of the failures) with their ids."""
@@ -180,10 +202,9 @@ class RunData:
         if self.stopped is not None or self.not_run:
             return "incomplete"
         totals = self.totals()
-        bad = ("failed", "infra")
-        if any(totals.tests[o] or totals.checks[o] for o in bad):
+        if any(totals.tests[o] or totals.checks[o] for o in FAILING):
             return "failed"
-        return "passed"
+        return "coverage-gap" if self.gaps else "passed"
 
     @property
     def incomplete_reason(self) -> str | None:
@@ -194,6 +215,20 @@ class RunData:
         if running:
             reason += f" (during {running[0]})"
         return reason
+
+    def settle_known(self) -> None:
+        """A failed test or operation check all of whose failures are known deviations is
+        `known`; a split test that failed only through its checks (no failure of its own)
+        follows them."""
+        for nodeid, result in (*self.checks.items(), *self.tests.items()):  # checks first
+            if result.outcome != "failed":
+                continue
+            own = [f for f in self.failures if f.test == nodeid]
+            checks = [c.outcome for c in self.checks.values() if c.parent == nodeid]
+            known = (all(f.known is not None for f in own) if own else
+                     "known" in checks and not set(checks) & set(FAILING))
+            if known:
+                result.outcome = "known"
 
     # -- the one definition of the totals ---------------------------------------------------
 
@@ -247,5 +282,9 @@ def new_run(settings: SuiteSettings, seed: int, selection: Mapping[str, str]) ->
         target=settings.target_name, seed=seed, examples_per_test=settings.examples,
         in_process=settings.in_process, rerun=rerun_command(settings, seed),
         shrink=settings.shrink, selection=dict(selection), app=settings.app_factory,
-        kit_mock=settings.kit_mock, reports_dir=str(settings.reports_dir),
+        kit_mock=settings.kit_mock, target_id=settings.target_id,
+        reports_dir=str(settings.reports_dir),
+        gate_file=str(settings.coverage_gate.path) if settings.coverage_gate else None,
+        known_file=str(settings.baseline.path) if settings.baseline else None,
+        previous=settings.previous,
     )

@@ -7,14 +7,16 @@ raised (failures.py). The `Recorder` supplies the exercised status codes and ins
 outcomes, and the exchanges a failure's repro script replays (repro.py).
 
 The model lives in the config's stash (`RUN`), the per-test bookkeeping in each item's; at
-session end the model is finished once (is the run complete? model.RunData.status) and every
-output is rendered from it: JUnit properties, then the files (files.py), then the terminal
-summary. No secret leaves the process: test reports (what pytest prints and writes to JUnit),
+session end the model is finished once — is the run complete, which failures are known
+deviations (baseline.py), what did it cover and does the coverage gate hold (coverage.py,
+gate.py): model.RunData.status, which also decides pytest's exit status — and every output is
+rendered from it: JUnit properties, then the files (files.py), then the terminal summary. No secret leaves the process: test reports (what pytest prints and writes to JUnit),
 the reports and the summary are redacted, and a final guard rescans every file written.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import signal
 from collections.abc import Generator, Mapping
@@ -31,6 +33,7 @@ from ..network import is_infrastructure
 from ..recorder import Recorder
 from ..settings import SuiteSettings
 from . import junit
+from .coverage import coverage_of
 from .failures import failure_records
 from .files import discard_reports, write_reports
 from .model import ALL_OPERATIONS, NOT_RUN, TIERS, UNTIERED, FailureRecord, Result, RunData, new_run
@@ -162,7 +165,10 @@ class ConformanceReport:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.recorder.start_test()
+        operation = _operation_of(item)
+        self.recorder.start_test(None if operation == ALL_OPERATIONS else operation,
+                                 checks_rules=self._reported(item)
+                                 and _tier_of(item) in ("tier2", "stateful"))
         item.stash[_BASE_NODEID] = item.nodeid
         if self._reported(item):
             item.user_properties += [("operation", _operation_of(item)), ("tier", _tier_of(item))]
@@ -272,14 +278,29 @@ class ConformanceReport:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Finish the model (before pytest's JUnit writer, which then carries its status)."""
+        """Finish the model (before pytest's JUnit writer, which then carries its status):
+        what the run exercised (every request up to the end of the last test, whose teardown
+        runs the suite's cleanup), the known deviations, the coverage gaps; and pytest's exit
+        status follows the run's."""
         run = self.run
         run.stopped = _stop_reason(session, self._interrupt, exitstatus)
+        run.statuses = dict(self.recorder.statuses)
+        run.instructions = dict(self.recorder.outcomes)
+        run.usage = dict(self.recorder.usage)
+        if self.settings.baseline is not None:
+            run.deviations = self.settings.baseline.apply(run, datetime.date.today())
+        if self.settings.coverage_gate is not None:
+            run.gaps = self.settings.coverage_gate.gaps(coverage_of(run))
         # a configuration error (status 4) is no run; nor is one where nothing started
         self._reports = exitstatus != pytest.ExitCode.USAGE_ERROR and (
             run.ran or run.stopped is not None) and bool(run.tests)
         if self._reports and self._config is not None:
             junit.add_suite_properties(self._config, run)
+        if self._reports and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) \
+                and all(self._reported(item) for item in session.items):
+            # known deviations do not fail the run; a coverage gap does
+            session.exitstatus = (pytest.ExitCode.OK if run.status == "passed"
+                                  else pytest.ExitCode.TESTS_FAILED)
 
     # after the JUnit writer and the fixtures' final cleanup, so the guard also rescans its
     # file and the request counts include the cleanup
@@ -287,8 +308,6 @@ class ConformanceReport:
     def pytest_sessionfinish_reports(self, session: pytest.Session) -> None:
         run = self.run
         run.requests = self.recorder.requests
-        run.statuses = dict(self.recorder.statuses)
-        run.instructions = dict(self.recorder.outcomes)
         run.network = dict(self.recorder.network)
         run.choices = dict(self.recorder.choices)
         if self._reports:

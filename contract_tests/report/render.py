@@ -13,6 +13,9 @@ from pathlib import Path, PurePath
 import jinja2
 
 from ..recorder import CREDENTIAL_PLACEHOLDERS
+from ..usage import DIMENSIONS
+from .anchors import coverage_anchor, slug
+from .coverage_view import HEADINGS
 from .model import FailureRecord, RunData
 from .repro import RUN_PLACEHOLDER, Step
 from .view import CHART_WIDTH, ReportView, build_view, counted, rule_text
@@ -30,11 +33,6 @@ def _fence(text: str, info: str = "") -> str:
     return f"{ticks}{info}\n{text}\n{ticks}"
 
 
-def _slug(title: str) -> str:
-    """An anchor as GitHub makes it from a heading (the HTML uses the same)."""
-    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
-
-
 @cache
 def _environment(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -43,13 +41,15 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(md_escape=lambda text: str(text).replace("|", "\\|"), fence=_fence,
-                       slug=_slug, shquote=lambda text: shlex.quote(str(text)))
+                       slug=slug, shquote=lambda text: shlex.quote(str(text)),
+                       coverage_anchor=coverage_anchor, heading=HEADINGS.__getitem__)
     return env
 
 
 def _sections(view: ReportView) -> list[str]:
     return ["Totals", *(["Not run"] if view.status == "incomplete" else []),
-            "Operations × tiers", "Instruction kinds exercised", "Status codes exercised",
+            "Operations × tiers", "Coverage", f"Coverage gaps ({len(view.gaps)})",
+            "Known deviations", "Compared with the previous run",
             "Open points: the answers this server chose", f"Failures ({len(view.failures)})",
             f"Infrastructure failures ({len(view.infrastructure)})", "Re-run"]
 
@@ -84,6 +84,44 @@ def render_script(run: RunData, failure_id: str, record: FailureRecord, steps: S
     )
 
 
+def _coverage_line(view: ReportView) -> str:
+    reached = total = 0
+    for coverage in view.coverages:
+        for dimension in DIMENSIONS:
+            done, of = coverage.reached(dimension)
+            reached, total = reached + done, total + of
+    return (f"coverage: {reached} of {total} documented items exercised (status codes, "
+            "instruction outcomes, tier-2 rules, parameters, optional fields; the report's "
+            "Coverage)")
+
+
+def _file_lines(view: ReportView) -> list[str]:
+    """The coverage gate's, the baseline's and the comparison's lines."""
+    run, lines = view.run, []
+    if run.gate_file is not None:
+        lines.append(f"coverage gaps: {len(view.gaps)} ({run.gate_file})")
+        lines += [f"COVERAGE GAP {g.operation}: {g.dimension} {g.item} (required at "
+                  f"{run.gate_file}:{g.line})" for g in view.gaps[:10]]
+        if len(view.gaps) > 10:
+            lines.append(f"… and {len(view.gaps) - 10} more coverage gaps (see the report)")
+    for d in view.deviations:
+        if d.state == "expired":
+            lines.append(f"WARNING known deviation {run.known_file}:{d.entry.line} "
+                         f"({d.entry.rule} on {d.entry.operation}) expired {d.entry.expires}: "
+                         f"it excuses nothing (failures it matches: {len(d.failures)}): renew or "
+                         "remove it")
+        elif d.state == "stale":
+            lines.append(f"WARNING known deviation {run.known_file}:{d.entry.line} "
+                         f"({d.entry.rule} on {d.entry.operation}) matched no failure of this "
+                         "run: remove it")
+    if view.comparison is not None:
+        lines.append(f"compared with {view.comparison.summary}")
+        lines += [f"{change.upper()} {test}: {rule} ({operation})"
+                  for change, rule, operation, test, _ in view.comparison.failures
+                  if change in ("new", "fixed")][:10]
+    return lines
+
+
 def summary_lines(run: RunData, files: Sequence[Path]) -> list[str]:
     """The terminal summary: status, totals, per tier, throughput, failures, files, re-run."""
     view = build_view(run)
@@ -98,9 +136,11 @@ def summary_lines(run: RunData, files: Sequence[Path]) -> list[str]:
         (f"{run.examples_run} examples, {run.requests} requests in {run.duration_s:.1f} s: "
          f"{run.per_second(run.examples_run):.1f} examples/s, "
          f"{run.per_second(run.requests):.1f} requests/s"),
-        (f"contract failures: {len(view.failures)}; infrastructure failures: "
-         f"{len(view.infrastructure)} (not contract failures); network retries: "
-         f"{overview['network retries']}"),
+        (f"contract failures: {len(view.failures)}"
+         + (f" ({len(run.known_failures)} known)" if run.known_failures else "")
+         + f"; infrastructure failures: {len(view.infrastructure)} (not contract failures); "
+         f"network retries: {overview['network retries']}"),
+        _coverage_line(view),
     ]
     if view.not_run:
         by_tier = Counter[str]()
@@ -111,9 +151,12 @@ def summary_lines(run: RunData, files: Sequence[Path]) -> list[str]:
     if view.choices:
         lines.append("open points (answers the documents allow): " + "; ".join(
             f"{point}: {answer} ×{n}" for point, answer, n in view.choices))
+    lines += _file_lines(view)
     for failure in view.failures[:10]:
-        lines.append(f"FAILED {failure.record.test}: {failure.record.rule} "
-                     f"({failure.record.tier})"
+        known = failure.record.known
+        lines.append(f"{'KNOWN' if known else 'FAILED'} {failure.record.test}: "
+                     f"{failure.record.rule} ({failure.record.tier})"
+                     + (f"; known deviation: {known}" if known else "")
                      + (f"; repro: bash {failure.script}" if failure.script else ""))
     if len(view.failures) > 10:
         lines.append(f"… and {len(view.failures) - 10} more failures (see the report)")

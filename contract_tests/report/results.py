@@ -1,7 +1,9 @@
-"""results.json: the run model as data, for machines (schema ``contract-results/1``).
+"""results.json: the run model as data, for machines (schema ``contract-results/2``).
 
 The schema is `results.schema.json` beside this module (JSON Schema 2020-12) and is described
-in docs/contract-suite.md; a change that breaks a reader gets a new version.
+in docs/contract-suite.md; a change that breaks a reader gets a new version (2: coverage,
+coverage gaps, known deviations, the comparison with a previous run, `target_id`, the `known`
+outcome and status `coverage-gap`; `statuses` and `instructions` are now part of `coverage`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from generated.operations import OPERATIONS
-
 from ..recorder import Exchange
 from .model import OUTCOMES, RunData
-from .view import FailureView, build_view, clip
+from .view import ComparisonView, FailureView, ReportView, build_view, clip
 
 __all__ = ["SCHEMA_ID", "SCHEMA_PATH", "results_document", "results_text"]
 
-SCHEMA_ID = "contract-results/1"
+SCHEMA_ID = "contract-results/2"
 SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
 
 
@@ -40,7 +40,8 @@ def _failure(failure: FailureView) -> dict[str, Any]:
     return {
         "id": failure.id, "test": record.test, "rule": record.rule, "tier": record.tier,
         "test_tier": record.test_tier, "operation": record.operation,
-        "infrastructure": record.infrastructure, "message": record.message,
+        "infrastructure": record.infrastructure, "known": record.known,
+        "message": record.message,
         "expected": failure.rule_text,
         "request": _request(request) if request is not None else None,
         "answer": ({"status": request.status, "body": clip(request.response_excerpt)}
@@ -67,6 +68,7 @@ def results_document(run: RunData) -> dict[str, Any]:
     return {
         "schema": SCHEMA_ID,
         "target": run.target,
+        "target_id": run.target_id,
         "seed": run.seed,
         "settings": {"examples_per_test": run.examples_per_test, "shrink": run.shrink,
                      "selection": dict(run.selection), "in_process": run.in_process,
@@ -83,15 +85,53 @@ def results_document(run: RunData) -> dict[str, Any]:
         "not_run": [{"tier": tier, "operation": op, "tests": n} for tier, op, n in view.not_run],
         "matrix": matrix,
         "failures": [_failure(by_id[i]) for i, _ in run.identified(run.failures)],
-        "statuses": [{"operation": op, "status": code, "count": n,
-                      "documented": op in OPERATIONS and code in OPERATIONS[op].status_codes}
-                     for (op, code), n in sorted(run.statuses.items())],
-        "instructions": [{"operation": op, "kind": kind, "succeeded": ok, "failed": failed}
-                         for op, kind, ok, failed in view.instructions],
+        **_coverage(view),
         "choices": [{"point": point, "answer": answer, "times": n}
                     for point, answer, n in view.choices],
         "network": dict(sorted(run.network.items())),
     }
+
+
+def _coverage(view: ReportView) -> dict[str, Any]:
+    """Coverage, its gaps, the known deviations and the comparison."""
+    run = view.run
+    return {
+        "coverage": [{"operation": detail.operation, "dimension": item.dimension,
+                      "item": item.name, "count": item.count, "documented": item.documented}
+                     for detail in view.coverages for item in detail.items],
+        "coverage_gate": None if run.gate_file is None else {
+            "file": run.gate_file,
+            "gaps": [{"operation": g.operation, "dimension": g.dimension, "item": g.item,
+                      "line": g.line} for g in view.gaps]},
+        "known_deviations": None if run.known_file is None else {
+            "file": run.known_file,
+            "entries": [{"line": d.entry.line, "rule": d.entry.rule,
+                         "operation": d.entry.operation, "match": d.entry.match,
+                         "reason": d.entry.reason,
+                         "expires": d.entry.expires.isoformat() if d.entry.expires else None,
+                         "state": d.state, "failures": [i for _, i in d.failures]}
+                        for d in view.deviations]},
+        "comparison": _comparison(view.comparison),
+    }
+
+
+def _comparison(comparison: ComparisonView | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    data = comparison.comparison
+
+    def keyed(keys: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
+        return [{"rule": r, "operation": o, "test": t} for r, o, t in keys]
+
+    def items(found: tuple[tuple[str, str, str], ...]) -> list[dict[str, str]]:
+        return [{"operation": o, "dimension": d, "item": i} for o, d, i in found]
+
+    return {"file": str(data.previous.path), "previous_seed": data.previous.seed,
+            "previous_status": data.previous.status, "new": keyed(data.new),
+            "fixed": keyed(data.fixed), "still_failing": keyed(data.still_failing),
+            "not_rechecked": keyed(data.not_rechecked),
+            "newly_covered": items(data.newly_covered),
+            "no_longer_covered": items(data.no_longer_covered)}
 
 
 def results_text(run: RunData) -> str:

@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from generated.operations import OPERATIONS, RULES
 
 from ..recorder import CREDENTIAL_PLACEHOLDERS, Exchange
+from .anchors import coverage_anchor
+from .baseline import KnownDeviation
+from .compare import Comparison, compare
+from .coverage import OperationCoverage, coverage_of, covered
+from .coverage_view import COVERAGE_NOTE, HEADINGS, CoverageDetail, CoverageRow, coverage_views
+from .gate import Requirement
 from .model import ALL_OPERATIONS, OUTCOMES, FailureRecord, RunData, Status, Totals
 
 __all__ = [
-    "Bar", "Cell", "FailureView", "MatrixRow", "ReportView", "build_view", "cell_text", "clip", "counted",
-    "rule_text",
+    "Bar", "Cell", "DeviationRow", "FailureView", "MatrixRow", "ReportView", "build_view",
+    "cell_text", "clip", "counted", "rule_text",
 ]
 
 CHOICES_NOTE = ("Where the documents allow more than one answer, every allowed answer passes; "
@@ -42,7 +48,7 @@ def cell_text(counts: Mapping[str, int]) -> str:
 
 
 def _css_class(counts: Mapping[str, int]) -> str:
-    for outcome in ("failed", "infra", "not run", "passed", "skipped"):
+    for outcome in ("failed", "infra", "not run", "known", "passed", "skipped"):
         if counts.get(outcome):
             return outcome.replace(" ", "-")
     return "none"
@@ -65,6 +71,7 @@ class Cell:
 class MatrixRow:
     operation: str
     cells: tuple[Cell, ...]
+    coverage: str  # the anchor of what the run covered of the operation
     total: bool = False  # the "all" row
 
 
@@ -98,6 +105,29 @@ class FailureView:
 
 
 @dataclass(frozen=True)
+class DeviationRow:
+    entry: KnownDeviation
+    state: str  # matched, expired (excuses nothing), stale (matched nothing)
+    failures: tuple[tuple[str, str], ...]  # (label, failure id)
+
+    @property
+    def match(self) -> str:
+        return self.entry.match or "(any message)"
+
+    @property
+    def expires(self) -> str:
+        return str(self.entry.expires) if self.entry.expires else "never"
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    comparison: Comparison
+    failures: tuple[tuple[str, str, str, str, str], ...]  # change, rule, operation, test, id
+    coverage: tuple[tuple[str, str, str, str], ...]  # change, operation, dimension, item
+    summary: str
+
+
+@dataclass(frozen=True)
 class ReportView:
     run: RunData
     totals: Totals
@@ -108,30 +138,40 @@ class ReportView:
     matrix: tuple[MatrixRow, ...]
     tier_rows: tuple[tuple[str, tuple[int, ...], int], ...]  # name, count per outcome, total
     not_run: tuple[tuple[str, str, int], ...]  # tier, operation, tests
-    instructions: tuple[tuple[str, str, int, int], ...]
-    statuses: tuple[tuple[str, str, str], ...]
     choices: tuple[tuple[str, str, int], ...]
-    failures: tuple[FailureView, ...]  # contract failures
+    failures: tuple[FailureView, ...]  # contract failures (known deviations included)
     infrastructure: tuple[FailureView, ...]
     chart: tuple[Bar, ...]
+    coverages: tuple[OperationCoverage, ...]
+    coverage: tuple[CoverageRow, ...]
+    coverage_details: tuple[CoverageDetail, ...]
+    gaps: tuple[Requirement, ...]
+    deviations: tuple[DeviationRow, ...]
+    comparison: ComparisonView | None
     outcomes: tuple[str, ...] = OUTCOMES
+    coverage_headings: tuple[str, ...] = tuple(HEADINGS.values())
     choices_note: str = CHOICES_NOTE
     totals_note: str = TOTALS_NOTE
+    coverage_note: str = COVERAGE_NOTE
 
 
 def build_view(run: RunData) -> ReportView:
     totals = run.totals()
     failures = _failure_views(run, run.contract_failures)
     infra = _failure_views(run, run.infrastructure_failures)
+    coverages = coverage_of(run)
+    rows, details = coverage_views(coverages, run.gaps)
+    comparison = compare(run, covered(coverages))
     return ReportView(
         run=run, totals=totals, status=run.status, banner=_banner(run, totals),
-        overview=_overview(run, totals), tiers=tuple(run.tiers()),
+        overview=_overview(run, totals, comparison), tiers=tuple(run.tiers()),
         matrix=_matrix(run, totals, (*failures, *infra)), tier_rows=_tier_rows(run, totals),
         not_run=tuple((tier, op, n) for (tier, op), n in sorted(
             run.not_run.items(), key=lambda kv: (_tier_rank(run, kv[0][0]), kv[0][1]))),
-        instructions=_instruction_rows(run), statuses=_status_rows(run),
         choices=tuple((p, a, n) for (p, a), n in sorted(run.choices.items())),
         failures=failures, infrastructure=infra, chart=_chart(run, totals),
+        coverages=coverages, coverage=rows, coverage_details=details, gaps=run.gaps,
+        deviations=_deviation_rows(run), comparison=_comparison_view(run, comparison),
     )
 
 
@@ -146,15 +186,44 @@ def _banner(run: RunData, totals: Totals) -> str:
         return f"INCOMPLETE: {run.incomplete_reason}. " + (
             f"{missing} of {totals.test_count} tests did not run, so this run proves nothing "
             "about them." if missing else "It stopped before the end of the run.")
+    of_them = (f"; {len(run.known_failures)} of them known deviations"
+               if run.known_failures else "")
+    gaps = f" Coverage gaps: {len(run.gaps)}." if run.gaps else ""
     if run.status == "failed":
-        return (f"FAILED: {len(run.contract_failures)} contract failures, "
-                f"{len(run.infrastructure_failures)} infrastructure failures.")
-    return (f"PASSED: no test or operation check failed (tests: {counted(totals.tests)}; "
-            f"operation checks: {counted(totals.checks)}).")
+        return (f"FAILED: {len(run.contract_failures)} contract failures{of_them}, "
+                f"{len(run.infrastructure_failures)} infrastructure failures.{gaps}")
+    passed = (f"no test or operation check failed (tests: {counted(totals.tests)}; "
+              f"operation checks: {counted(totals.checks)})")
+    if run.status == "coverage-gap":
+        return (f"COVERAGE GAP: {len(run.gaps)} items the coverage file requires were never "
+                f"exercised ({run.gate_file}); {passed}.")
+    known = (f" {len(run.known_failures)} known deviations (failures the baseline accepts)."
+             if run.known_failures else "")
+    return f"PASSED: {passed}.{known}"
 
 
-def _overview(run: RunData, totals: Totals) -> tuple[tuple[str, str], ...]:
+def _overview(run: RunData, totals: Totals,
+              comparison: Comparison | None) -> tuple[tuple[str, str], ...]:
     selection = "; ".join(f"{k} {v}" for k, v in run.selection.items()) or "every test"
+    return (*_basics(run, totals, selection), *_file_lines(run, comparison))
+
+
+def _file_lines(run: RunData, comparison: Comparison | None) -> tuple[tuple[str, str], ...]:
+    """The overview's lines of the coverage gate, the baseline and the comparison."""
+    expired = sum(1 for d in run.deviations if d.state == "expired")
+    stale = sum(1 for d in run.deviations if d.state == "stale")
+    return (
+        ("coverage gaps", f"{len(run.gaps)} ({run.gate_file})" if run.gate_file else
+         "no coverage file given (REQUIRE_COVERAGE=FILE)"),
+        ("known deviations", (f"known failures {len(run.known_failures)}, expired entries "
+                              f"{expired}, stale entries {stale} ({run.known_file})")
+         if run.known_file else "no known-deviations file given (KNOWN=FILE)"),
+        ("compared with", _comparison_summary(comparison) if comparison is not None else
+         "no previous run given (COMPARE=FILE)"),
+    )
+
+
+def _basics(run: RunData, totals: Totals, selection: str) -> tuple[tuple[str, str], ...]:
     return (
         ("status", run.status.upper() + (f": {run.incomplete_reason}"
                                          if run.status == "incomplete" else "")),
@@ -194,11 +263,12 @@ def _matrix(run: RunData, totals: Totals,
             refs = tuple((f.label, f.id) for f in failures
                          if (f.record.operation, f.record.test_tier) == (operation, tier))
             row.append(Cell(counts, cell_text(counts), _css_class(counts), refs))
-        rows.append(MatrixRow(operation, tuple(row)))
+        rows.append(MatrixRow(operation, tuple(row), coverage_anchor(
+            operation) if operation in OPERATIONS else "coverage"))
     results = totals.results_by_tier
     rows.append(MatrixRow("all", tuple(
         Cell(results.get(t, Counter()), cell_text(results.get(t, Counter())),
-             _css_class(results.get(t, Counter())), ()) for t in tiers), total=True))
+             _css_class(results.get(t, Counter())), ()) for t in tiers), "coverage", total=True))
     return tuple(rows)
 
 
@@ -208,33 +278,6 @@ def _tier_rows(run: RunData, totals: Totals) -> tuple[tuple[str, tuple[int, ...]
     rows.append(("all tests", tuple(totals.tests[o] for o in OUTCOMES), totals.test_count))
     rows.append(("operation checks (tier 1)", tuple(totals.checks[o] for o in OUTCOMES),
                  totals.check_count))
-    return tuple(rows)
-
-
-def _instruction_rows(run: RunData) -> tuple[tuple[str, str, int, int], ...]:
-    rows = []
-    seen = {(op, kind) for op, kind, _ in run.instructions}
-    for operation in _operations(run):
-        kinds = list(OPERATIONS[operation].instructions) if operation in OPERATIONS else []
-        kinds += sorted(k for op, k in seen if op == operation and k not in kinds)
-        for kind in kinds:
-            rows.append((operation, kind, run.instructions.get((operation, kind, "succeeded"), 0),
-                         run.instructions.get((operation, kind, "failed"), 0)))
-    return tuple(rows)
-
-
-def _status_rows(run: RunData) -> tuple[tuple[str, str, str], ...]:
-    """operation, exercised codes (count; `!` = not documented for it), documented but unseen."""
-    rows = []
-    for operation in _operations(run):
-        if operation == ALL_OPERATIONS:
-            continue
-        documented = OPERATIONS[operation].status_codes if operation in OPERATIONS else ()
-        seen = sorted((code, n) for (op, code), n in run.statuses.items() if op == operation)
-        exercised = ", ".join(f"{code}{'' if code in documented else '!'} ×{n}"
-                              for code, n in seen) or "none"
-        unseen = ", ".join(str(c) for c in documented if c not in dict(seen)) or "—"
-        rows.append((operation, exercised, unseen))
     return tuple(rows)
 
 
@@ -290,3 +333,38 @@ def _chart(run: RunData, totals: Totals) -> tuple[Bar, ...]:
                 x += width
         bars.append(Bar(tier, sum(counts.values()), tuple(segments)))
     return tuple(bars)
+
+
+def _deviation_rows(run: RunData) -> tuple[DeviationRow, ...]:
+    ids = [failure_id for failure_id, _ in run.identified(run.failures)]
+    return tuple(DeviationRow(d.entry, d.state, tuple((ids[i].split("-", 1)[0], ids[i])
+                                                      for i in d.failures))
+                 for d in run.deviations)
+
+
+def _comparison_summary(comparison: Comparison) -> str:
+    previous = comparison.previous
+    return (f"{previous.path} (seed {previous.seed}, {previous.status}): " + ", ".join(
+        f"{name} {count}" for name, count in comparison.counts().items()))
+
+
+def _comparison_view(run: RunData, comparison: Comparison | None) -> ComparisonView | None:
+    if comparison is None:
+        return None
+    now: dict[tuple[str, str, str], str] = {}
+    for failure_id, record in run.identified(run.contract_failures):
+        now.setdefault((record.rule, record.operation, record.test), failure_id)
+    before = comparison.previous.failures
+    failures = tuple((change, rule, operation, test,
+                      now.get((rule, operation, test)) or
+                      f"{before[(rule, operation, test)]} (previous run)")
+                     for change, keys in (("new", comparison.new),
+                                          ("still failing", comparison.still_failing),
+                                          ("fixed", comparison.fixed),
+                                          ("not re-checked", comparison.not_rechecked))
+                     for rule, operation, test in keys)
+    coverage = tuple((change, operation, HEADINGS[dimension], item)
+                     for change, items in (("newly covered", comparison.newly_covered),
+                                           ("no longer covered", comparison.no_longer_covered))
+                     for operation, dimension, item in items)
+    return ComparisonView(comparison, failures, coverage, _comparison_summary(comparison))

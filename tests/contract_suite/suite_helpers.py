@@ -18,6 +18,7 @@ from pathlib import Path
 
 __all__ = [
     "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "Run", "files_containing", "recognisable_token", "run",
+    "synthetic_session",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +29,19 @@ SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD
 
 
 # The conftest of a synthetic session: the report plugin against a made-up live target, with
-# the recorder as a fixture (tests record exchanges as the suite's transport would).
+# the recorder as a fixture (tests record exchanges as the suite's transport would, and the
+# checks tell it which rules they check). `SYNTHETIC_OPTIONS` adds suite options (--known ...).
 SYNTHETIC_CONFTEST = '''
+import os
+import shlex
+
 import pytest
 
+from contract_tests import checks
 from contract_tests.recorder import Recorder
 from contract_tests.report import ConformanceReport
 from contract_tests.run import suite_options
-from contract_tests.settings import settings_from
+from contract_tests.settings import ConfigurationError, settings_from
 
 RECORDER = pytest.StashKey[Recorder]()
 
@@ -43,9 +49,14 @@ RECORDER = pytest.StashKey[Recorder]()
 def pytest_configure(config):
     for marker in ("tier1", "tier2", "tier3", "stateful"):
         config.addinivalue_line("markers", marker)
-    settings = settings_from(suite_options(["--base-url", "http://127.0.0.1:9",
-                                            "--examples", "5", "--reports-dir", "reports"]))
+    try:
+        settings = settings_from(suite_options([
+            "--base-url", "http://127.0.0.1:9", "--examples", "5", "--reports-dir", "reports",
+            *shlex.split(os.environ.get("SYNTHETIC_OPTIONS", ""))]))
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"contract suite: {exc}") from None
     config.stash[RECORDER] = Recorder.for_tokens(settings.token, settings.readonly_token)
+    checks.listen(config.stash[RECORDER].rule_checked)
     config.pluginmanager.register(
         ConformanceReport(settings, config.stash[RECORDER], seed=1234), "report")
 
@@ -69,6 +80,19 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
     done = subprocess.run(args, cwd=cwd, env=environ, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
     return Run(done.returncode, done.stdout)
+
+
+def synthetic_session(directory: Path, tests: str, options: str = "",
+                      env: dict[str, str] | None = None) -> Run:
+    """Run `tests` (a test module's source) as a synthetic session in `directory`, with the
+    suite options `options`; its reports go to `directory`/reports."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "conftest.py").write_text(SYNTHETIC_CONFTEST)
+    (directory / "test_synthetic.py").write_text(tests)
+    return run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                "--junitxml=reports/junit.xml", "test_synthetic.py"], cwd=directory,
+               env={"LD_API_TOKEN": "synthetic-token", "LD_PROJECT_KEY": "default",
+                    "LD_ENVIRONMENT_KEY": "test", "SYNTHETIC_OPTIONS": options, **(env or {})})
 
 
 def recognisable_token() -> str:

@@ -18,6 +18,7 @@ from contract_tests.report import SCHEMA_PATH, render_html, render_markdown, res
 from contract_tests.report.junit import suite_properties
 from contract_tests.report.render import render_script, summary_lines
 from contract_tests.report.repro import choose, script_steps
+from generated.operations import OPERATIONS
 
 # -- the facts of a document, read back --------------------------------------------------------
 
@@ -27,7 +28,8 @@ def _markdown_tables(text: str) -> list[list[list[str]]]:
     current: list[list[str]] = []
     for line in [*text.splitlines(), ""]:
         if line.startswith("|"):
-            cells = [c.strip().replace("\\|", "|").strip("`*")
+            cells = [re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", c.strip())  # a link: its text
+                     .replace("\\|", "|").strip("`*")
                      for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             if not all(re.fullmatch(r":?-+:?", c) for c in cells):  # not the --- row
                 current.append(cells)
@@ -50,8 +52,8 @@ class _HtmlFacts(html.parser.HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
-        if tag == "h3" and found.get("id"):
-            self.ids.append(str(found["id"]))
+        if tag == "h3" and found.get("id") and not str(found["id"]).startswith("coverage-"):
+            self.ids.append(str(found["id"]))  # a failure's
         if tag == "p" and "banner" in (found.get("class") or ""):
             self._in_banner = True
         if tag == "table":
@@ -91,9 +93,10 @@ def test_markdown_and_html_state_the_same_facts(complete: bool) -> None:
     assert run.status == ("failed" if complete else "incomplete")
     markdown, page = render_markdown(run), _html_facts(render_html(run))
     md_tables = _markdown_tables(markdown)
-    # overview, totals, not run, matrix, instructions, statuses, open points: row for row
+    # overview, totals, not run, matrix, coverage and each operation's, open points: row for
+    # row
     assert md_tables == page.tables
-    assert len(md_tables) == (7 if run.status == "incomplete" else 6)
+    assert len(md_tables) == 5 + len(OPERATIONS) + (1 if run.status == "incomplete" else 0)
     assert f"**{page.banner}**" in markdown and page.banner.startswith(run.status.upper())
     ids = re.findall(r"^- id: `([^`]+)`$", markdown, re.MULTILINE)
     assert page.ids == [*ids, "f3-infrastructure"]  # the infrastructure failure has no id line
@@ -110,12 +113,12 @@ def test_the_totals_are_one_definition_in_every_output() -> None:
     assert overview["tests"] == page["tests"] == "7 (1 passed, 2 failed, 1 infra, 1 skipped, " \
                                                  "2 not run)"
     assert summary.startswith(f"tests: {overview['tests']}; operation checks (tier 1): 4 (")
-    assert results["tests"] == {"total": 7, "passed": 1, "failed": 2, "infra": 1, "skipped": 1,
-                                "not_run": 2}
+    assert results["tests"] == {"total": 7, "passed": 1, "failed": 2, "known": 0, "infra": 1,
+                                "skipped": 1, "not_run": 2}
     # the tier-1 test counts as failed: one of its operation checks failed
     assert results["tests_by_tier"]["tier1"]["failed"] == 1
-    assert results["operation_checks"] == {"total": 4, "passed": 3, "failed": 1, "infra": 0,
-                                           "skipped": 0, "not_run": 0}
+    assert results["operation_checks"] == {"total": 4, "passed": 3, "failed": 1, "known": 0,
+                                           "infra": 0, "skipped": 0, "not_run": 0}
     assert (junit["tests"], junit["tests-failed"], junit["tests-not-run"]) == ("7", "2", "2")
     assert (junit["operation-checks"], junit["operation-checks-failed"]) == ("4", "1")
 
@@ -126,7 +129,7 @@ def test_results_json_validates_and_holds_every_failure() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(document)
-    assert document["schema"] == "contract-results/1"
+    assert document["schema"] == "contract-results/2"
     assert [f["id"] for f in document["failures"]] == [
         "f1-instruction-counts", "f2-response_schema_conformance", "f3-infrastructure"]
     counts, schema_failure, lost = document["failures"]

@@ -104,16 +104,18 @@ def test_the_markdown_report_has_the_matrix_and_every_failure(
     directory, _, _ = session
     text = (directory / "reports" / "conformance.md").read_text()
     assert "| target | http://127.0.0.1:9 |" in text
-    assert "| `getSegment` | 1 passed | 1 failed | · | · |" in text
-    assert "| `patchExpiringTargets` | · | 1 failed | · | · |" in text
-    assert "| `(several operations)` | · | 1 passed | 1 failed | 1 skipped |" in text
+    assert "| [`getSegment`](#coverage-getsegment) | 1 passed | 1 failed | · | · |" in text
+    assert ("| [`patchExpiringTargets`](#coverage-patchexpiringtargets) | · | 1 failed | · | · |"
+            in text)
+    assert "| [`(several operations)`](#coverage) | · | 1 passed | 1 failed | 1 skipped |" in text
     assert "| **all** | 1 passed | 1 passed, 2 failed | 1 failed | 1 skipped |" in text
     assert "## Failures (4)" in text
     for rule in ("instruction-counts", "error-indices", "successful-take-effect",
                  "AssertionError"):
         assert f"- rule: {rule}" in text
     assert '-H "Authorization: $LD_API_TOKEN"' in text  # the recorded exchange, as curl
-    assert "| `patchExpiringTargets` | `addExpiringTarget` | 0 | 1 |" in text
+    assert "| instruction outcomes | `addExpiringTarget failed` | 1 |" in text
+    assert "| instruction outcomes | `addExpiringTarget succeeded` | **never** |" in text
     assert "| examples run | 5 " in text  # counted from Hypothesis' statistics
     assert (directory / "reports" / "conformance.html").read_text().startswith("<!DOCTYPE")
 

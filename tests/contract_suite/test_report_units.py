@@ -114,12 +114,16 @@ def test_markdown_shows_the_overview_matrix_coverage_and_failures() -> None:
     assert "| target | https://staging.example |" in text
     assert "`--hypothesis-seed=42`" in text
     assert "| requests made | 100 (50.0/s) |" in text
-    assert f"| `{op}` | 1 passed | 2 failed | · | 3 skipped |" in text
-    assert f"| `{ALL_OPERATIONS}` | · | · | 1 passed | · |" in text
+    assert f"| [`{op}`](#coverage-{op.lower()}) | 1 passed | 2 failed | · | 3 skipped |" in text
+    assert f"| [`{ALL_OPERATIONS}`](#coverage) | · | · | 1 passed | · |" in text
     assert "| **all** | 1 passed | 2 failed | 1 passed | 3 skipped |" in text
-    assert "599! ×1" in text and "200 ×7" in text  # undocumented codes are marked
+    assert "| status codes | `200` | 7 |" in text
+    assert "| status codes | `599` | 1 (not documented) |" in text
+    assert "| status codes | `401` | **never** |" in text
     patch = next(o for o, spec in OPERATIONS.items() if spec.instructions)
-    assert f"| `{patch}` | `{next(iter(OPERATIONS[patch].instructions))}` | 5 | 2 |" in text
+    kind = next(iter(OPERATIONS[patch].instructions))
+    assert f"| instruction outcomes | `{kind} succeeded` | 5 |" in text
+    assert f"| instruction outcomes | `{kind} failed` | 2 |" in text
     assert "## Failures (1)" in text and "instruction-counts: A well-formed request" in text
     assert "````text\nhas ``` fences | and pipes\n````" in text  # the fence outgrows the content
     assert "```sh\ncurl -X PATCH http://h/x\n```" in text
@@ -135,7 +139,7 @@ def test_html_is_self_contained_and_escaped() -> None:
     links = re.findall(r'href="([^"]*)"', page)
     assert links and all(link.startswith("#") for link in links)  # this page's own anchors
     assert {link[1:] for link in links} <= set(re.findall(r'id="([^"]*)"', page))
-    assert 'class="failed">2 failed<' in page
+    assert f'class="failed"><a class="cell" href="#coverage-{next(iter(OPERATIONS)).lower()}">2 failed<' in page
 
 
 def test_the_summary_gives_tiers_rates_and_files() -> None:
