@@ -291,9 +291,11 @@ class ConformanceReport:
             run.deviations = self.settings.baseline.apply(run, datetime.date.today())
         if self.settings.coverage_gate is not None:
             run.gaps = self.settings.coverage_gate.gaps(coverage_of(run))
-        # a configuration error (status 4) is no run; nor is one where nothing started
+        # a configuration error (status 4) is no run; nor is one where nothing started, nor a
+        # PLAN=1 run (it only prints what it would do)
         self._reports = exitstatus != pytest.ExitCode.USAGE_ERROR and (
-            run.ran or run.stopped is not None) and bool(run.tests)
+            run.ran or run.stopped is not None) and bool(run.tests) and not (
+            self.settings.plan_only)
         if self._reports and self._config is not None:
             junit.add_suite_properties(self._config, run)
         if self._reports and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) \
