@@ -1,8 +1,11 @@
-"""Fixtures of the generator tests: a generated fixture package to import, spec copies."""
+"""Fixtures shared by the test directories: a generated fixture package to import and spec
+copies (the generator tests), a real PostgreSQL server for the session (the store, hardening
+and contract tests on PostgreSQL)."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +13,7 @@ from types import ModuleType
 
 import pytest
 from gen_helpers import FIXTURE_SPEC, run_generator
+from pg_cluster import PgCluster, PgUnavailable
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +37,27 @@ def spec_copy(tmp_path: Path) -> Path:
     for source in FIXTURE_SPEC.iterdir():
         (target / source.name).write_bytes(source.read_bytes())
     return target
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL server on a free loopback port for the whole session (tests/pg_cluster.py).
+    Without PostgreSQL the tests that need it are skipped, naming the package; under CI (which
+    installs it, .ci/run) they fail instead, so that a green CI always ran them."""
+    try:
+        cluster = PgCluster()
+        cluster.start()
+    except PgUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL for these tests: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """The URL of an empty schema of its own on the session's PostgreSQL."""
+    return pg_cluster.fresh_url()

@@ -20,8 +20,8 @@ from mock_server.clock import SettableClock
 from mock_server.config import Config
 from mock_server.expiring import new_schedule_id
 from mock_server.service import MockService, plain
-from mock_server.sqlite_store import SqliteStore
-from mock_server.store import Resource, Schedule, SegmentRecord, TargetRow
+from mock_server.storage import Resource, Schedule, SegmentRecord, TargetRow, Tx
+from mock_server.storage.sqlite import SqliteStore
 
 PROJECT, ENV = "default", "test"
 T0 = 1_700_000_000_000
@@ -32,13 +32,15 @@ _TABLES = ("schedules", "targets")
 def _bulk_segment(store: SqliteStore, key: str, targets: int, scheduled: int) -> None:
     """A segment with ``targets`` included users, the first ``scheduled`` of them scheduled."""
     res = Resource("segment", PROJECT, ENV, key)
-    with store.write() as tx:
+
+    def load(tx: Tx) -> None:
         tx.insert_segment(SegmentRecord(PROJECT, ENV, key, key, "", [], 1, T0, T0))
         tx.replace_targets(res, ("included",), (TargetRow("included", "user", f"u{i}")
                                                 for i in range(targets)))
-        for i in range(scheduled):
-            tx.put_schedule(Schedule(new_schedule_id(), res, "user", f"u{i}", "included", "", 1,
-                                     T0 + DAY + i))
+        tx.write_schedules([], [], [Schedule(new_schedule_id(), res, "user", f"u{i}", "included",
+                                             "", 1, T0 + DAY + i) for i in range(scheduled)])
+
+    store.write(load)
 
 
 @contextmanager
@@ -144,8 +146,8 @@ def test_the_checkers_see_scans(tmp_path: Path) -> None:
         with _statements(store) as seen:
             store._conn().execute("SELECT id FROM schedules WHERE version = 3").fetchall()
         assert len(_full_scans(store, seen)) == 1
-        with _statements(store) as seen, store.read() as tx:
-            tx.schedule_listing(Resource("segment", PROJECT, ENV, "x"))
+        with _statements(store) as seen:
+            store.read(lambda tx: tx.schedule_listing(Resource("segment", PROJECT, ENV, "x")))
         assert _full_scans(store, seen) == [] and len(_resource_wide(store, seen)) == 1
     finally:
         store.close()
