@@ -185,13 +185,14 @@ def api(server: Any) -> Api:
 
 @pytest.fixture
 def make_api(config: Config, clock: SettableClock) -> Iterator[Any]:
-    """``make_api(**config_overrides)``: an :class:`Api` on a server of its own."""
+    """``make_api(store=None, **config_overrides)``: an :class:`Api` on a server of its own
+    (over ``store``, if given; the server closes it)."""
     from mock_server.app import create_mock_app
 
     servers = []
 
-    def make(**overrides: Any) -> Api:
-        server = create_mock_app(config.with_overrides(**overrides), clock=clock,
+    def make(store: Store | None = None, **overrides: Any) -> Api:
+        server = create_mock_app(config.with_overrides(**overrides), store=store, clock=clock,
                                  validate_responses=True)
         servers.append(server)
         return Api(server)

@@ -135,3 +135,37 @@ def test_the_domain_sees_no_store_specific_record(store) -> None:
     store.write(lambda tx: tx.insert_segment(record))
     got: Any = store.read(lambda tx: tx.get_segment(P, E, "k\x00é"))
     assert got == record and type(got.unbounded) is bool
+
+
+def test_replicas_expiring_together_apply_each_schedule_once(store_url, open_stores, config,
+                                                             kinds) -> None:
+    """Four services on their own connections (replicas) read the segment right after 40
+    schedules fell due: the targets leave once, and the segment's version goes up once."""
+    clock = SettableClock(T0)
+    service = MockService(config, open_stores(store_url), clock)
+    users = [f"u{i}" for i in range(40)]
+    service.post_segment(P, E, {"key": "s", "name": "S"})
+    service.patch_segment(P, E, "s", {"instructions": [
+        {"kind": "addIncludedUsers", "values": [*users, "stays"]}]}, kinds("patch_segment"))
+    service.patch_segment_schedules(P, E, "s", {"instructions": [
+        {"kind": "addExpiringTarget", "contextKind": "user", "contextKey": user,
+         "targetType": "included", "value": T0 + HOUR} for user in users]},
+        kinds("patch_expiring_targets_for_segment"), users_only=False)
+    version = service.get_segment(P, E, "s")["version"]
+    clock.set(T0 + 2 * HOUR)
+    replicas = [MockService(config, open_stores(store_url), clock) for _ in range(4)]
+    start = threading.Barrier(len(replicas), timeout=30)
+    seen: list[Any] = []
+
+    def read(replica: MockService) -> None:
+        start.wait()
+        seen.append(replica.get_segment(P, E, "s"))
+
+    threads = [threading.Thread(target=read, args=(r,)) for r in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(seen) == 4
+    assert all(s["included"] == ["stays"] and s["version"] == version + 1 for s in seen), seen
+    assert plain(service.segment_schedules(P, E, "s", users_only=False))["items"] == []
