@@ -54,7 +54,9 @@ _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class _StrAsBytea(Dumper):
-    """Every string parameter as ``bytea`` (postgres_schema.py: why every column is one)."""
+    """Every string parameter as ``bytea`` (postgres_schema.py: why every column is one). A
+    list of keys goes as ``%b``: psycopg would send it as a text array literal otherwise, in
+    which a backslash is an escape of bytea's text input."""
 
     format = Format.BINARY
     oid = psycopg.postgres.types["bytea"].oid
@@ -219,7 +221,7 @@ class PostgresTx:
             return []
         rows = self._all(
             "SELECT slot, context_key, variation FROM targets WHERE " + _OWNER
-            + " AND context_kind = %s AND context_key = ANY(%s)",
+            + " AND context_kind = %s AND context_key = ANY(%b)",
             (*_owner(res), context_kind, list(context_keys)))
         return [TargetRow(_s(r[0]), context_kind, _s(r[1]), r[2]) for r in rows]
 
@@ -236,13 +238,13 @@ class PostgresTx:
                                                                    (variation,))
         self._cur.execute(
             "DELETE FROM targets WHERE " + _OWNER
-            + " AND context_kind = %s AND context_key = %s AND slot = ANY(%s)" + var_clause,
+            + " AND context_kind = %s AND context_key = %s AND slot = ANY(%b)" + var_clause,
             (*_owner(res), context_kind, context_key, list(slots), *var_args))
         return self._cur.rowcount
 
     def replace_targets(self, res: Resource, slots: Sequence[str],
                         rows: Iterable[TargetRow]) -> None:
-        self._cur.execute("DELETE FROM targets WHERE " + _OWNER + " AND slot = ANY(%s)",
+        self._cur.execute("DELETE FROM targets WHERE " + _OWNER + " AND slot = ANY(%b)",
                           (*_owner(res), list(slots)))
         values = [(*_owner(res), *row) for row in rows]
         if values:
@@ -266,7 +268,7 @@ class PostgresTx:
             return []
         rows = self._all(
             f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE " + _RESOURCE
-            + " AND context_kind = %s AND context_key = ANY(%s)",
+            + " AND context_kind = %s AND context_key = ANY(%b)",
             (*_scope(res), context_kind, list(context_keys)))
         return [_schedule(r) for r in rows]
 
@@ -279,7 +281,7 @@ class PostgresTx:
     def write_schedules(self, deleted: Sequence[str], updated: Sequence[Schedule],
                         inserted: Sequence[Schedule]) -> Mapping[str, str]:
         if deleted:
-            self._cur.execute("DELETE FROM schedules WHERE id = ANY(%s)", (list(deleted),))
+            self._cur.execute("DELETE FROM schedules WHERE id = ANY(%b)", (list(deleted),))
         items: dict[str, str] = {}
         if updated:
             rows = []

@@ -15,7 +15,7 @@ import pytest
 from mock_server.clock import SettableClock
 from mock_server.errors import DomainError
 from mock_server.service import MockService, plain
-from mock_server.storage import SegmentRecord, Tx, open_store
+from mock_server.storage import Resource, Schedule, SegmentRecord, TargetRow, Tx, open_store
 
 P, E = "default", "test"
 T0 = 1_700_000_000_000
@@ -129,12 +129,32 @@ def test_concurrent_writers_lose_no_update(store_url, open_stores, config, kinds
     assert items["shared"]["_version"] == 1 + 40
 
 
+ODD_KEYS = ["k\x00é", "back\\slash", 'quo"te', "{brace}", "com,ma", "NULL", "", " sp ace"]
+
+
 def test_the_domain_sees_no_store_specific_record(store) -> None:
-    """Both stores hand back the same plain records (str, not bytes; bool, not 0/1)."""
-    record = SegmentRecord(P, E, "k\x00é", "n\x00", "", ["t"], 1, T0, T0, True, "device")
-    store.write(lambda tx: tx.insert_segment(record))
-    got: Any = store.read(lambda tx: tx.get_segment(P, E, "k\x00é"))
-    assert got == record and type(got.unbounded) is bool
+    """Both stores hand back the same plain records (str, not bytes; bool, not 0/1), for any
+    key, alone or in a list of keys."""
+    records = [SegmentRecord(P, E, key, f"n{key}", "", ["t"], 1, T0, T0, True, "device")
+               for key in ODD_KEYS]
+    store.write(lambda tx: [tx.insert_segment(r) for r in records])
+    got: Any = store.read(lambda tx: [tx.get_segment(P, E, key) for key in ODD_KEYS])
+    assert got == records and all(type(r.unbounded) is bool for r in got)
+    res = Resource("segment", P, E, ODD_KEYS[0])
+    rows = [TargetRow("included", "user", key) for key in ODD_KEYS]
+    schedules = [Schedule(f"id{n}", res, "user", key, "included", "", 1, T0) for n, key in
+                 enumerate(ODD_KEYS)]
+
+    def fill(tx: Tx) -> None:
+        tx.replace_targets(res, ("included",), rows)
+        tx.write_schedules([], [], schedules)
+
+    store.write(fill)
+    assert sorted(store.read(lambda tx: tx.context_targets(res, "user", ODD_KEYS))) == sorted(rows)
+    found = store.read(lambda tx: tx.context_schedules(res, "user", ODD_KEYS))
+    assert sorted(found, key=lambda s: s.id) == schedules
+    store.write(lambda tx: tx.write_schedules([s.id for s in schedules], [], []))
+    assert store.read(lambda tx: tx.schedules_for(res)) == []
 
 
 def test_replicas_expiring_together_apply_each_schedule_once(store_url, open_stores, config,
