@@ -280,27 +280,32 @@ class PostgresTx:
 
     def write_schedules(self, deleted: Sequence[str], updated: Sequence[Schedule],
                         inserted: Sequence[Schedule]) -> Mapping[str, str]:
+        """One statement per kind of change, the rows as arrays (``unnest``): a statement
+        costs a round trip and ~30 us of psycopg, a row in it next to nothing."""
         if deleted:
             self._cur.execute("DELETE FROM schedules WHERE id = ANY(%b)", (list(deleted),))
         items: dict[str, str] = {}
         if updated:
-            rows = []
             for s in updated:
-                item = items[s.id] = schedule_item_json(s)
-                rows.append((s.variation_id, s.version, s.expiration_date, item, s.id))
-            self._cur.executemany(
-                "UPDATE schedules SET variation_id = %s, version = %s, expiration_date = %s,"
-                " item = %s WHERE id = %s", rows)
+                items[s.id] = schedule_item_json(s)
+            self._cur.execute(
+                "UPDATE schedules AS s SET variation_id = u.variation_id, version = u.version,"
+                " expiration_date = u.expiration_date, item = u.item FROM unnest(%b::bytea[],"
+                " %b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
+                " AS u(variation_id, version, expiration_date, item, id) WHERE s.id = u.id",
+                ([s.variation_id for s in updated], [s.version for s in updated],
+                 [s.expiration_date for s in updated], [items[s.id] for s in updated],
+                 [s.id for s in updated]))
         if inserted:
-            values = []
             for s in inserted:
-                item = items[s.id] = schedule_item_json(s)
-                values.append((s.id, *_scope(s.resource), s.context_kind, s.context_key,
-                               s.target_type, s.variation_id, s.version, s.expiration_date,
-                               item))
-            self._cur.executemany(
-                f"INSERT INTO schedules ({_SCHEDULE_COLUMNS}, item)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", values)
+                items[s.id] = schedule_item_json(s)
+            columns = list(zip(*((s.id, *_scope(s.resource), s.context_kind, s.context_key,
+                                  s.target_type, s.variation_id, s.version, s.expiration_date,
+                                  items[s.id]) for s in inserted), strict=True))
+            self._cur.execute(
+                f"INSERT INTO schedules ({_SCHEDULE_COLUMNS}, item) SELECT * FROM unnest("
+                + "%b::bytea[], " * 9 + "%b::bigint[], %b::bigint[], %b::bytea[])",
+                [list(c) for c in columns])
         return items
 
     def due_schedules(self, now_ms: int) -> list[Schedule]:
