@@ -109,6 +109,12 @@ def _order(columns: Sequence[str], descending: bool) -> str:
     return ", ".join(f"{c} DESC" if descending else c for c in columns)
 
 
+# A lookup of many contexts probes the unique index once per key (a LATERAL subquery over
+# unnest, kept apart by OFFSET 0), whatever the planner knows: as "context_key = ANY($n)", or
+# as a plain join, it scanned all of the resource's rows and filtered them before the first
+# ANALYZE (10,000 targets: 4 ms instead of 30 us).
+
+
 class PostgresTx:
     """One transaction; the methods of :class:`~mock_server.storage.protocol.Tx` and
     :class:`~mock_server.storage.protocol.Listings`. ``write``: lock what it reads."""
@@ -117,12 +123,23 @@ class PostgresTx:
         self._cur = cur
         self._write = write
         self._lock = " FOR UPDATE" if write else ""
+        self.begun = False
+
+    def _exec(self, sql: str, args: Sequence[Any]) -> psycopg.Cursor[Any]:
+        """Run a statement; the first goes in one round trip with the transaction's BEGIN."""
+        if self.begun:
+            return self._cur.execute(sql, args)
+        with self._cur.connection.pipeline():
+            self._cur.execute(_BEGIN_WRITE if self._write else _BEGIN_READ)
+            self.begun = True
+            self._cur.execute(sql, args)
+        return self._cur
 
     def _all(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        return self._cur.execute(sql, args).fetchall()
+        return self._exec(sql, args).fetchall()
 
     def _one(self, sql: str, args: Sequence[Any]) -> Any:
-        return self._cur.execute(sql, args).fetchone()
+        return self._exec(sql, args).fetchone()
 
     # segments ------------------------------------------------------------
 
@@ -137,21 +154,21 @@ class PostgresTx:
                              row[3], row[4], row[5], row[6], _opt(row[7]))
 
     def insert_segment(self, r: SegmentRecord) -> None:
-        self._cur.execute(
+        self._exec(
             "INSERT INTO segments VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (r.project, r.env, r.key, r.name, r.description, json.dumps(r.tags), r.version,
              r.creation_date, r.last_modified, r.unbounded, r.unbounded_context_kind))
 
     def update_segment(self, r: SegmentRecord) -> None:
-        self._cur.execute(
+        self._exec(
             "UPDATE segments SET name = %s, description = %s, tags = %s, version = %s,"
             " last_modified = %s WHERE project = %s AND env = %s AND key = %s",
             (r.name, r.description, json.dumps(r.tags), r.version, r.last_modified, r.project,
              r.env, r.key))
 
     def delete_segment(self, project: str, env: str, key: str) -> None:
-        self._cur.execute("DELETE FROM segments WHERE project = %s AND env = %s AND key = %s",
-                          (project, env, key))
+        self._exec("DELETE FROM segments WHERE project = %s AND env = %s AND key = %s",
+                   (project, env, key))
         self._delete_owned(Resource("segment", project, env, key))
 
     # flags ---------------------------------------------------------------
@@ -167,21 +184,21 @@ class PostgresTx:
                           json.loads(row[4]), row[5], row[6], row[7], json.loads(row[8]))
 
     def insert_flag(self, r: FlagRecord) -> None:
-        self._cur.execute(
+        self._exec(
             "INSERT INTO flags VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (r.project, r.key, r.name, r.description, r.kind, json.dumps(r.variations),
              json.dumps(r.tags), r.temporary, r.version, r.creation_date, json.dumps(r.extras)))
 
     def update_flag(self, r: FlagRecord) -> None:
-        self._cur.execute(
+        self._exec(
             "UPDATE flags SET name = %s, description = %s, tags = %s, version = %s"
             " WHERE project = %s AND key = %s",
             (r.name, r.description, json.dumps(r.tags), r.version, r.project, r.key))
 
     def delete_flag(self, project: str, key: str) -> None:
-        self._cur.execute("DELETE FROM flags WHERE project = %s AND key = %s", (project, key))
-        self._cur.execute("DELETE FROM flag_envs WHERE project = %s AND flag_key = %s",
-                          (project, key))
+        self._exec("DELETE FROM flags WHERE project = %s AND key = %s", (project, key))
+        self._exec("DELETE FROM flag_envs WHERE project = %s AND flag_key = %s",
+                   (project, key))
         self._delete_owned(Resource("flag", project, "", key), every_env=True)
 
     def flag_envs(self, project: str, key: str) -> dict[str, FlagEnvRecord]:
@@ -192,7 +209,7 @@ class PostgresTx:
                 for r in rows}
 
     def put_flag_env(self, project: str, key: str, r: FlagEnvRecord) -> None:
-        self._cur.execute(
+        self._exec(
             "INSERT INTO flag_envs VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (project, flag_key, env) DO UPDATE SET version = excluded.version,"
             " last_modified = excluded.last_modified, salt = excluded.salt, sel = excluded.sel,"
@@ -201,10 +218,10 @@ class PostgresTx:
 
     def _delete_owned(self, res: Resource, every_env: bool = False) -> None:
         env_clause, env_args = ("", ()) if every_env else (" AND env = %s", (res.env,))
-        self._cur.execute(
+        self._exec(
             "DELETE FROM targets WHERE owner = %s AND project = %s AND owner_key = %s"
             + env_clause, (res.kind, res.project, res.key, *env_args))
-        self._cur.execute(
+        self._exec(
             "DELETE FROM schedules WHERE resource_kind = %s AND project = %s"
             " AND resource_key = %s" + env_clause, (res.kind, res.project, res.key, *env_args))
 
@@ -220,13 +237,14 @@ class PostgresTx:
         if not context_keys:
             return []
         rows = self._all(
-            "SELECT slot, context_key, variation FROM targets WHERE " + _OWNER
-            + " AND context_kind = %s AND context_key = ANY(%b)",
-            (*_owner(res), context_kind, list(context_keys)))
+            "SELECT t.slot, k.key, t.variation FROM unnest(%b::bytea[]) AS k(key), LATERAL"
+            " (SELECT slot, variation FROM targets WHERE " + _OWNER
+            + " AND context_kind = %s AND context_key = k.key OFFSET 0) AS t",
+            (list(context_keys), *_owner(res), context_kind))
         return [TargetRow(_s(r[0]), context_kind, _s(r[1]), r[2]) for r in rows]
 
     def add_target(self, res: Resource, row: TargetRow) -> bool:
-        self._cur.execute(
+        self._exec(
             "INSERT INTO targets (owner, project, env, owner_key, slot, context_kind,"
             " context_key, variation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING", (*_owner(res), *row))
@@ -236,7 +254,7 @@ class PostgresTx:
                        context_key: str, variation: int | None = None) -> int:
         var_clause, var_args = ("", ()) if variation is None else (" AND variation = %s",
                                                                    (variation,))
-        self._cur.execute(
+        self._exec(
             "DELETE FROM targets WHERE " + _OWNER
             + " AND context_kind = %s AND context_key = %s AND slot = ANY(%b)" + var_clause,
             (*_owner(res), context_kind, context_key, list(slots), *var_args))
@@ -244,14 +262,17 @@ class PostgresTx:
 
     def replace_targets(self, res: Resource, slots: Sequence[str],
                         rows: Iterable[TargetRow]) -> None:
-        self._cur.execute("DELETE FROM targets WHERE " + _OWNER + " AND slot = ANY(%b)",
-                          (*_owner(res), list(slots)))
-        values = [(*_owner(res), *row) for row in rows]
-        if values:
-            self._cur.executemany(
+        self._exec("DELETE FROM targets WHERE " + _OWNER + " AND slot = ANY(%b)",
+                   (*_owner(res), list(slots)))
+        rows = list(rows)
+        if rows:  # in the given order: the identity column keeps it
+            self._exec(
                 "INSERT INTO targets (owner, project, env, owner_key, slot, context_kind,"
-                " context_key, variation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING", values)
+                " context_key, variation) SELECT %s, %s, %s, %s, r.slot, r.kind, r.key,"
+                " r.variation FROM unnest(%b::bytea[], %b::bytea[], %b::bytea[], %b::integer[])"
+                " WITH ORDINALITY AS r(slot, kind, key, variation, n) ORDER BY r.n"
+                " ON CONFLICT DO NOTHING",
+                (*_owner(res), *(list(column) for column in zip(*rows, strict=True))))
 
     # schedules -----------------------------------------------------------
 
@@ -267,9 +288,10 @@ class PostgresTx:
         if not context_keys:
             return []
         rows = self._all(
-            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE " + _RESOURCE
-            + " AND context_kind = %s AND context_key = ANY(%b)",
-            (*_scope(res), context_kind, list(context_keys)))
+            f"SELECT s.* FROM unnest(%b::bytea[]) AS k(key), LATERAL (SELECT {_SCHEDULE_COLUMNS}"
+            " FROM schedules WHERE " + _RESOURCE
+            + " AND context_kind = %s AND context_key = k.key OFFSET 0) AS s",
+            (list(context_keys), *_scope(res), context_kind))
         return [_schedule(r) for r in rows]
 
     def flag_schedules_of(self, project: str, env: str, context_kind: str,
@@ -283,12 +305,12 @@ class PostgresTx:
         """One statement per kind of change, the rows as arrays (``unnest``): a statement
         costs a round trip and ~30 us of psycopg, a row in it next to nothing."""
         if deleted:
-            self._cur.execute("DELETE FROM schedules WHERE id = ANY(%b)", (list(deleted),))
+            self._exec("DELETE FROM schedules WHERE id = ANY(%b)", (list(deleted),))
         items: dict[str, str] = {}
         if updated:
             for s in updated:
                 items[s.id] = schedule_item_json(s)
-            self._cur.execute(
+            self._exec(
                 "UPDATE schedules AS s SET variation_id = u.variation_id, version = u.version,"
                 " expiration_date = u.expiration_date, item = u.item FROM unnest(%b::bytea[],"
                 " %b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
@@ -302,7 +324,7 @@ class PostgresTx:
             columns = list(zip(*((s.id, *_scope(s.resource), s.context_kind, s.context_key,
                                   s.target_type, s.variation_id, s.version, s.expiration_date,
                                   items[s.id]) for s in inserted), strict=True))
-            self._cur.execute(
+            self._exec(
                 f"INSERT INTO schedules ({_SCHEDULE_COLUMNS}, item) SELECT * FROM unnest("
                 + "%b::bytea[], " * 9 + "%b::bigint[], %b::bigint[], %b::bytea[])",
                 [list(c) for c in columns])
@@ -313,7 +335,7 @@ class PostgresTx:
             return self._due(now_ms)
         if not self.has_due(now_ms):
             return []
-        self._cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EXPIRY_LOCK,))
+        self._exec("SELECT pg_advisory_xact_lock(%s)", (_EXPIRY_LOCK,))
         locked: set[Resource] = set()
         while True:  # until every due schedule's resource is locked (each round locks more)
             due = self._due(now_ms)
@@ -334,8 +356,10 @@ class PostgresTx:
         return [_schedule(r) for r in rows]
 
     def has_due(self, now_ms: int) -> bool:
-        return self._one("SELECT 1 FROM schedules WHERE expiration_date <= %s LIMIT 1",
-                         (now_ms,)) is not None
+        # min() reads one end of schedules_by_date; "WHERE date <= $1 LIMIT 1", once prepared
+        # with a generic plan, scanned the whole table (the plan cannot know $1 is early)
+        (earliest,) = self._one("SELECT min(expiration_date) FROM schedules", ())
+        return earliest is not None and earliest <= now_ms
 
     def context_known(self, project: str, env: str, context_kind: str, context_key: str) -> bool:
         return self._one(
@@ -348,20 +372,23 @@ class PostgresTx:
                          descending: bool = False) -> bytes:
         kind_clause, kind_args = ("", ()) if context_kind is None else (
             " AND context_kind = %s", (context_kind,))
-        order = _order(("context_kind", "context_key", "target_type", "variation_id"),
-                       descending)
-        return self._joined(f"SELECT string_agg(item, ',' ORDER BY {order}) FROM schedules"
-                            " WHERE " + _RESOURCE + kind_clause, (*_scope(res), *kind_args))
+        # the unique index's order (no two rows share kind, key and type: variation_id never
+        # decides), so no sort
+        order = _order(("context_kind", "context_key", "target_type"), descending)
+        return self._joined("SELECT item FROM schedules WHERE " + _RESOURCE + kind_clause
+                            + " ORDER BY " + order, (*_scope(res), *kind_args))
 
     def context_flag_listing(self, project: str, env: str, context_kind: str,
                              context_key: str, *, descending: bool = False) -> bytes:
-        order = _order(("f.key", "s.target_type"), descending)
-        return self._joined(f"SELECT string_agg(s.item, ',' ORDER BY {order})"
-                            + _FLAG_SCHEDULES_JOIN, (env, context_kind, context_key, project))
+        return self._joined("SELECT s.item" + _FLAG_SCHEDULES_JOIN + " ORDER BY "
+                            + _order(("f.key", "s.target_type"), descending),
+                            (env, context_kind, context_key, project))
 
-    def _joined(self, aggregate: str, args: Sequence[Any]) -> bytes:
-        (joined,) = self._one(aggregate, args)
-        return b"[]" if joined is None else b"[" + joined + b"]"
+    def _joined(self, ordered_items: str, args: Sequence[Any]) -> bytes:
+        """The items an ordered query selects, as one JSON array, joined here: PostgreSQL 15
+        sorts the input of ``string_agg(... ORDER BY ...)`` even when an index gives that
+        order (10,000 items: ~13 ms in the server, on disk past work_mem)."""
+        return b"[" + b",".join([row[0] for row in self._all(ordered_items, args)]) + b"]"
 
 
 class PostgresStore:
@@ -418,10 +445,11 @@ class PostgresStore:
             committing = False
             try:
                 with conn.cursor(binary=True) as cur:
-                    cur.execute(_BEGIN_WRITE if write else _BEGIN_READ)
-                    result = work(PostgresTx(cur, write))
+                    tx = PostgresTx(cur, write)
+                    result = work(tx)
                     committing = True
-                    cur.execute("COMMIT")
+                    if tx.begun:
+                        cur.execute("COMMIT")
                 return result
             except _RETRY:
                 self._rollback(conn)

@@ -46,7 +46,9 @@ CREATE TABLE targets (
     variation integer NOT NULL,
     UNIQUE (owner, project, env, owner_key, context_kind, context_key, slot, variation)
 );
-CREATE INDEX targets_by_context ON targets (project, env, context_kind, context_key);
+-- context_known; led by the key, so that no lookup of a resource's targets that does not name
+-- the key can be planned through it (without statistics the planner did, and filtered)
+CREATE INDEX targets_by_context ON targets (context_key, context_kind, project, env);
 CREATE TABLE schedules (
     id bytea PRIMARY KEY,
     project bytea NOT NULL, env bytea NOT NULL,
