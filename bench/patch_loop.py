@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,7 +27,7 @@ from mock_server.config import load_config
 from mock_server.service import MockService
 from mock_server.storage import describe, open_store
 
-KINDS = {op.python_name: op.instructions for op in OPERATIONS.values()}
+KINDS: dict[str, Any] = {op.python_name: op.instructions for op in OPERATIONS.values()}
 P, E, T0, DAY = "default", "test", 1_700_000_000_000, 86_400_000
 
 

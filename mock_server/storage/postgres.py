@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper
+from psycopg.conninfo import make_conninfo
 from psycopg.pq import Format
 
 from ..errors import conflict, unavailable
@@ -412,9 +413,9 @@ class PostgresStore:
             raise
 
     def _connect(self) -> Conn:
-        timeout = {} if "connect_timeout" in self.url else {"connect_timeout": CONNECT_TIMEOUT_S}
-        conn = psycopg.connect(self.url, autocommit=True, application_name="mock_server",
-                               **timeout)
+        conninfo = self.url if "connect_timeout" in self.url else make_conninfo(
+            self.url, connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(conninfo, autocommit=True, application_name="mock_server")
         conn.adapters.register_dumper(str, _StrAsBytea)
         conn.execute(f"SET synchronous_commit = off; SET lock_timeout = {self._lock_timeout_ms}")
         with self._all_lock:
