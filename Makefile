@@ -6,7 +6,7 @@ PORT ?= 8765
 DB ?= mock-server.sqlite3
 CONFIG ?=
 
-.PHONY: install generate check-generated test serve contract bench-generate bench-serve lint
+.PHONY: install generate check-generated test serve contract bench-generate bench-serve bench-serve-pg lint
 
 install: $(VENV)/.installed
 
@@ -62,9 +62,10 @@ bench-generate: install $(BENCH_VENVS)
 	$(PY) bench/bench_generate.py --runs $(RUNS)
 
 # The mock server on loopback (see docs/mock-server.md): `make serve PORT=9000
-# DB=:memory: CONFIG=my-config.yaml`. Ctrl-C stops it.
+# DB=:memory: CONFIG=my-config.yaml`; DB=postgresql://user:password@host:port/database for
+# PostgreSQL (several `make serve PORT=...` on one database: replicas). Ctrl-C stops it.
 serve: install
-	$(PY) -m mock_server --host 127.0.0.1 --port $(PORT) --db $(DB) $(if $(CONFIG),--config $(CONFIG))
+	$(PY) -m mock_server --host 127.0.0.1 --port $(PORT) --db '$(DB)' $(if $(CONFIG),--config $(CONFIG))
 
 # Serve benchmark (bench/bench_serve.py): the mock server against Prism with wrk on
 # loopback, plus the mock's own scaling; writes bench/results/serve.json. Needs wrk
@@ -75,3 +76,8 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench-serve: install bench/node_modules/.installed
 	$(PY) bench/bench_serve.py
+
+# The same PATCH on PostgreSQL, one replica and two, beside SQLite (bench/bench_serve_pg.py);
+# PG_URL=postgresql://... to use a server of yours, else a throwaway one (needs PostgreSQL).
+bench-serve-pg: install
+	$(PY) bench/bench_serve_pg.py $(if $(PG_URL),--pg-url '$(PG_URL)')

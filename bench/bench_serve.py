@@ -42,7 +42,7 @@ load generator (wrk) and the same settings for both servers:
    the resource has.
 
 The big data sets are written straight into the SQLite file through
-``mock_server.sqlite_store`` (the same rows the API would create; creating
+``mock_server.storage`` (the same rows the API would create; creating
 100,000 schedules over HTTP would take most of the time budget); the wrk
 segment is provisioned over HTTP through the setup operations.
 
@@ -258,25 +258,27 @@ def run_wrk(wrk: str, url: str, script: Path, threads: int, connections: int,
 # -- data ------------------------------------------------------------------------------------
 
 
-def bulk_segment(db: Path, key: str, targets: int, scheduled: int, expires: int) -> float:
+def bulk_segment(db: Path | str, key: str, targets: int, scheduled: int, expires: int) -> float:
     """A segment with ``targets`` included users ``u0..``, the first ``scheduled`` scheduled,
-    written straight into the SQLite file (one transaction); returns the seconds it took."""
+    written straight into the store (a SQLite file or any ``--db`` URL; one transaction);
+    returns the seconds it took."""
     from mock_server.expiring import new_schedule_id
-    from mock_server.sqlite_store import SqliteStore
-    from mock_server.store import Resource, Schedule, SegmentRecord, TargetRow
+    from mock_server.storage import Resource, Schedule, SegmentRecord, TargetRow, Tx, open_store
 
     start = time.perf_counter()
-    store = SqliteStore(str(db))
+    store = open_store(str(db))
     now = int(time.time() * 1000)
     res = Resource("segment", PROJECT, ENV, key)
     try:
-        with store.write() as tx:
+        def load(tx: Tx) -> None:
             tx.insert_segment(SegmentRecord(PROJECT, ENV, key, key, "", [], 1, now, now))
             tx.replace_targets(res, ("included",),
                                (TargetRow("included", "user", f"u{i}") for i in range(targets)))
-            for i in range(scheduled):
-                tx.put_schedule(Schedule(new_schedule_id(), res, "user", f"u{i}", "included", "",
-                                         1, expires + i))
+            tx.write_schedules([], [], [Schedule(new_schedule_id(), res, "user", f"u{i}",
+                                                 "included", "", 1, expires + i)
+                                        for i in range(scheduled)])
+
+        store.write(load)
     finally:
         store.close()
     return time.perf_counter() - start

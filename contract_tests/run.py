@@ -68,11 +68,14 @@ def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Pa
 
 
 @contextmanager
-def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = ()) -> Iterator[str]:
+def mock_server(workdir: Path, extra_writer_tokens: Sequence[str] = (),
+                db: str | None = None) -> Iterator[str]:
     """Run ``python -m mock_server`` on a free loopback port until the block ends; yields its URL
-    (:class:`~mock_server.process.MockProcess`; :class:`MockServerError` if it does not start)."""
+    (:class:`~mock_server.process.MockProcess`; :class:`MockServerError` if it does not start).
+    ``db``: any ``--db`` value (default: a new SQLite file in ``workdir``)."""
     config = write_mock_config(workdir / "mock-config.yaml", extra_writer_tokens)
-    with MockProcess(workdir / "mock.sqlite3", config, workdir / "mock-server.log") as server:
+    with MockProcess(db or workdir / "mock.sqlite3", config,
+                     workdir / "mock-server.log") as server:
         yield server.base_url
 
 

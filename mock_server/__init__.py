@@ -1,8 +1,8 @@
 """A local LaunchDarkly-like server for the expiring-targets endpoints.
 
 The domain (segments, flags, schedules) lives in plain modules over a
-:class:`~mock_server.store.Store`; :mod:`mock_server.backend` adapts it to
-the generated ``Backend`` protocol and :mod:`mock_server.app` wraps the
+:class:`~mock_server.storage.Store` (SQLite or PostgreSQL); :mod:`mock_server.backend` adapts
+it to the generated ``Backend`` protocol and :mod:`mock_server.app` wraps the
 generated Starlette app with access control, rate limits and the clock admin
 route.
 """

@@ -1,6 +1,6 @@
 """Assembly: the generated app around :class:`MockBackend`, wrapped in middleware.
 
-``create_mock_app(config, db_path=...)`` returns a :class:`MockServer`, itself
+``create_mock_app(config, db=...)`` returns a :class:`MockServer`, itself
 an ASGI application (give it to uvicorn or ``httpx.ASGITransport``), with
 its clock, store and service reachable for tests.
 """
@@ -16,8 +16,7 @@ from .clock import Clock, SettableClock, SystemClock
 from .config import Config, load_config
 from .ratelimit import FixedWindowLimiter
 from .service import MockService
-from .sqlite_store import SqliteStore
-from .store import Store
+from .storage import Store, open_store
 from .wire_policy import AlternativeErrorCodes, ExactMediaTypeValue
 
 __all__ = ["MockServer", "create_mock_app"]
@@ -41,15 +40,16 @@ class MockServer:
 def create_mock_app(
     config: Config | None = None,
     *,
-    db_path: str = ":memory:",
+    db: str = ":memory:",
     store: Store | None = None,
     clock: Clock | None = None,
     validate_responses: bool = False,
 ) -> MockServer:
     """The mock server as an ASGI app.
 
-    ``config`` defaults to the shipped ``default-config.yaml``; ``store`` to a
-    :class:`SqliteStore` at ``db_path``; ``clock`` to a settable clock when
+    ``config`` defaults to the shipped ``default-config.yaml``; ``store`` to the one
+    ``db`` names (:func:`~mock_server.storage.open_store`: a SQLite path or ``:memory:``,
+    ``sqlite:///path``, ``postgresql://...``); ``clock`` to a settable clock when
     the config enables the admin route, else real time. ``validate_responses``
     checks every response body against its generated model (tests).
     """
@@ -61,7 +61,7 @@ def create_mock_app(
     if clock is None:
         clock = SettableClock() if config.admin else SystemClock()
     if store is None:
-        store = SqliteStore(db_path, busy_timeout_ms=config.busy_timeout_ms)
+        store = open_store(db, busy_timeout_ms=config.busy_timeout_ms)
     service = MockService(config, store, clock)
     # The domain works on plain JSON: bodies skip the pydantic round trip (model, then dump).
     backend = MockBackend(service, validate_responses=validate_responses)

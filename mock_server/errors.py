@@ -9,6 +9,7 @@ __all__ = [
     "conflict",
     "invalid_request",
     "not_found",
+    "unavailable",
 ]
 
 
@@ -45,3 +46,7 @@ def not_found(message: str) -> DomainError:
 
 def conflict(message: str) -> DomainError:
     return DomainError(409, "conflict", message)
+
+
+def unavailable(message: str) -> DomainError:
+    return DomainError(503, "service_unavailable", message)

@@ -23,10 +23,12 @@ from orjson import Fragment
 from .errors import InstructionFailed, VersionMismatch, conflict
 from .flags import flag_resource, variation_index
 from .instructions import Kinds, KindSpec, check_instruction, version_refers_to_resource
+from .listings import context_flag_listing, resource_listing
 from .policy import Policy
 from .representations import FLAG_SLOTS, SEGMENT_LISTS, as_user_items, schedule_item_json
 from .segments import segment_resource, segment_slots
-from .store import NO_VARIATION, FlagRecord, Resource, Schedule, SegmentRecord, Tx
+from .storage.protocol import Tx
+from .storage.records import NO_VARIATION, FlagRecord, Resource, Schedule, SegmentRecord
 
 __all__ = [
     "PatchOutcome",
@@ -353,8 +355,8 @@ def patch_user_schedules(
 
 
 def user_items(tx: Tx, project: str, env: str, user_key: str, policy: Policy) -> bytes:
-    return as_user_items(tx.context_flag_listing(
-        project, env, "user", user_key, descending=policy.items_order == "descending"))
+    return as_user_items(context_flag_listing(
+        tx, project, env, "user", user_key, descending=policy.items_order == "descending"))
 
 
 # shared -------------------------------------------------------------------
@@ -428,8 +430,6 @@ def _who(context_kind: str, context_key: str) -> str:
     return f"{context_kind} {context_key!r}"
 
 
-
-
 def _check_version(
     instruction: dict[str, Any], kind: str, spec: KindSpec, schedule: Schedule | None,
     resource_kind: str, resource_version: int,
@@ -452,7 +452,7 @@ def _resource_items(tx: Tx, res: Resource, users_only: bool, policy: Policy) -> 
     """The listing's ``items`` as JSON text (the store keeps every item rendered)."""
     descending = policy.items_order == "descending"
     if users_only:
-        return as_user_items(tx.schedule_listing(res, "user", descending=descending))
-    return tx.schedule_listing(res, descending=descending)
+        return as_user_items(resource_listing(tx, res, "user", descending=descending))
+    return resource_listing(tx, res, descending=descending)
 
 

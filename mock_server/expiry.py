@@ -12,7 +12,8 @@ from .config import Project
 from .flags import bump_flag_versions, variation_index
 from .representations import FLAG_SLOTS
 from .segments import bump_segment_version, segment_slots
-from .store import FlagRecord, Tx
+from .storage.protocol import Tx
+from .storage.records import FlagRecord
 
 __all__ = ["expire_due"]
 
@@ -41,7 +42,7 @@ def expire_due(tx: Tx, now: int, projects: Mapping[str, Project]) -> int:
                 res, FLAG_SLOTS, schedule.context_kind, schedule.context_key, variation
             ):
                 flag_envs.setdefault(flag_id, set()).add(res.env)
-        tx.delete_schedule(schedule.id)
+    tx.write_schedules([schedule.id for schedule in due], [], [])
     for project_key, env, key in sorted(segments):
         record = tx.get_segment(project_key, env, key)
         if record is not None:

@@ -14,7 +14,9 @@ from .errors import InstructionFailed, conflict, invalid_request, not_found
 from .instructions import Kinds, check_instruction
 from .json_patch import PatchError, apply_patch
 from .representations import FLAG_SLOTS, flag_rep
-from .store import FlagEnvRecord, FlagRecord, Resource, TargetRow, Tx
+from .storage.protocol import Tx
+from .storage.records import FlagEnvRecord, FlagRecord, Resource, TargetRow
+from .targeting import target_variations
 
 __all__ = [
     "create_flag",
@@ -162,7 +164,7 @@ def patch_flag_semantic(
 
 
 def _add_target(tx: Tx, res: Resource, context_kind: str, key: str, variation: int) -> bool:
-    existing = tx.target_variations(res, FLAG_SLOTS, context_kind, key)
+    existing = target_variations(tx, res, FLAG_SLOTS, context_kind, key)
     others = [v for v in existing if v != variation]
     if others:
         raise InstructionFailed(
@@ -250,12 +252,12 @@ def _rows_from(config: Any, env: str, n_variations: int) -> list[TargetRow]:
 
 def prune_schedules(tx: Tx, record: FlagRecord, res: Resource) -> None:
     """Drop schedules whose context is no longer targeted with their variation."""
-    for schedule in tx.schedules_for(res):
-        variation = variation_index(record, schedule.variation_id)
-        if variation is None or not tx.has_target(
-            res, FLAG_SLOTS, schedule.context_kind, schedule.context_key, variation
-        ):
-            tx.delete_schedule(schedule.id)
+    targeted = {(row.context_kind, row.context_key, row.variation) for row in tx.targets(res)
+                if row.slot in FLAG_SLOTS}
+    tx.write_schedules([
+        s.id for s in tx.schedules_for(res)
+        if (s.context_kind, s.context_key, variation_index(record, s.variation_id)) not in targeted
+    ], [], [])
 
 
 def bump_flag_versions(

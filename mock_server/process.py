@@ -38,11 +38,11 @@ def free_port() -> int:
 
 
 class MockProcess:
-    """One server process at a time over ``db`` and ``config``; ``start`` again after
-    ``stop`` or ``kill`` (a restart on the same file). A context manager: started on entry,
-    stopped on exit."""
+    """One server process at a time over ``db`` (a SQLite file, or any ``--db`` URL) and
+    ``config``; ``start`` again after ``stop`` or ``kill`` (a restart on the same database). A
+    context manager: started on entry, stopped on exit."""
 
-    def __init__(self, db: Path, config: Path, log: Path) -> None:
+    def __init__(self, db: Path | str, config: Path, log: Path) -> None:
         self.db, self.config, self.log = db, config, log
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import orjson
 
 from .config import Project
-from .store import (
+from .storage.records import (
     FlagEnvRecord,
     FlagRecord,
     Schedule,

@@ -10,7 +10,9 @@ from .errors import InstructionFailed, conflict, invalid_request
 from .instructions import Kinds, check_instruction
 from .json_patch import PatchError, apply_patch
 from .representations import segment_rep
-from .store import Resource, SegmentRecord, TargetRow, Tx
+from .storage.protocol import Tx
+from .storage.records import Resource, SegmentRecord, TargetRow
+from .targeting import has_target
 
 __all__ = [
     "create_segment",
@@ -94,7 +96,7 @@ def _change_target(
     slots = segment_slots(target_type, context_kind)
     if action == "remove":
         return tx.remove_targets(res, slots, context_kind, key) > 0
-    if tx.has_target(res, slots, context_kind, key):
+    if has_target(tx, res, slots, context_kind, key):
         return False
     slot = target_type if form == "Users" else f"{target_type}Contexts"
     return tx.add_target(res, TargetRow(slot, context_kind, key))
@@ -172,10 +174,11 @@ def _rows_from(doc: dict[str, Any]) -> list[TargetRow]:
 
 def prune_schedules(tx: Tx, res: Resource) -> None:
     """Drop schedules whose context no longer sits in the list they were made for."""
-    for schedule in tx.schedules_for(res):
-        slots = segment_slots(schedule.target_type, schedule.context_kind)
-        if not tx.has_target(res, slots, schedule.context_kind, schedule.context_key):
-            tx.delete_schedule(schedule.id)
+    targeted = {(row.slot, row.context_kind, row.context_key) for row in tx.targets(res)}
+    tx.write_schedules([
+        s.id for s in tx.schedules_for(res)
+        if not any((slot, s.context_kind, s.context_key) in targeted
+                   for slot in segment_slots(s.target_type, s.context_kind))], [], [])
 
 
 def bump_segment_version(tx: Tx, now: int, record: SegmentRecord) -> None:

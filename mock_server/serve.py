@@ -1,4 +1,8 @@
-"""Command line: ``python -m mock_server [--host H] [--port P] [--db PATH] [--config FILE]``."""
+"""Command line: ``python -m mock_server [--host H] [--port P] [--db PATH|URL] [--config FILE]``.
+
+A configuration or database it cannot use stops it before it listens, with one line on stderr
+and status 2.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     parser.add_argument("--db", default="mock-server.sqlite3",
-                        help="SQLite database file, or :memory: (default: mock-server.sqlite3)")
+                        help="SQLite file or :memory:, sqlite:///path, or postgresql://user:"
+                             "password@host:port/database (default: mock-server.sqlite3)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH),
                         help="YAML configuration (default: the shipped default-config.yaml)")
     parser.add_argument("--log-level", default="info",
@@ -57,14 +62,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .app import create_mock_app
     from .http_limits import MAX_HEAD_BYTES, http_protocol
+    from .storage import StoreOpenError, describe, open_store
 
     logging.basicConfig(level=args.log_level.upper())
-    server = create_mock_app(config, db_path=args.db)
+    try:
+        store = open_store(args.db, busy_timeout_ms=config.busy_timeout_ms)
+    except StoreOpenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = create_mock_app(config, store=store)
     # uvicorn picks these when installed ("auto"); say which, since they matter for speed
     loop = args.loop if args.loop != "auto" else "uvloop" if _available("uvloop") else "asyncio"
     http = args.http if args.http != "auto" else "httptools" if _available("httptools") else "h11"
     print(
-        f"mock server on http://{args.host}:{args.port} (db {args.db},"
+        f"mock server on http://{args.host}:{args.port} (db {describe(args.db)},"
         f" config {args.config}, admin {'on' if config.admin else 'off'}, {loop}/{http})",
         file=sys.stderr,
     )

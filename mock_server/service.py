@@ -9,9 +9,8 @@ HTTP here: :mod:`mock_server.backend` adapts these methods to the generated
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -22,12 +21,23 @@ from .errors import invalid_request, not_found
 from .expiry import expire_due
 from .instructions import Kinds
 from .policy import Policy
-from .store import FlagRecord, SegmentRecord, Store, Tx
+from .storage.protocol import Store, Tx
+from .storage.records import FlagRecord, SegmentRecord
 
 __all__ = ["MockService", "plain"]
 
+T = TypeVar("T")
+Work = Callable[[Tx, int], T]  # a request's work in its transaction, given "now"
+
 JSON_PATCH = "json-patch"
 SEMANTIC_PATCH = "semantic-patch"
+
+
+class _Due:
+    """A read found schedules due: expire them in a write, then read again."""
+
+
+_DUE = _Due()
 
 
 class _DryRun(Exception):
@@ -43,26 +53,29 @@ class MockService:
         self.clock = clock
 
     # transactions ----------------------------------------------------------
+    # A unit of work may run more than once (a store retries a serialisation failure), so it
+    # acts only through its transaction.
 
-    @contextmanager
-    def _write(self) -> Iterator[tuple[Tx, int]]:
+    def _write(self, work: Work[T]) -> T:
         now = self.clock.now_ms()
-        with self.store.write() as tx:
+
+        def run(tx: Tx) -> T:
             expire_due(tx, now, self.config.projects)
-            yield tx, now
+            return work(tx, now)
 
-    @contextmanager
-    def _read(self) -> Iterator[tuple[Tx, int]]:
+        return self.store.write(run)
+
+    def _read(self, work: Work[T]) -> T:
         now = self.clock.now_ms()
-        with self.store.read() as tx:
-            due = tx.has_due(now)
-            if not due:
-                yield tx, now
-        if due:
-            with self.store.write() as tx:
-                expire_due(tx, now, self.config.projects)
-            with self.store.read() as tx:
-                yield tx, now
+
+        def run(tx: Tx) -> T | _Due:
+            return _DUE if tx.has_due(now) else work(tx, now)
+
+        result = self.store.read(run)
+        if not isinstance(result, _Due):
+            return result
+        self.store.write(lambda tx: expire_due(tx, now, self.config.projects))
+        return self.store.read(lambda tx: work(tx, now))
 
     # scope -----------------------------------------------------------------
 
@@ -108,14 +121,16 @@ class MockService:
 
     def post_segment(self, project: str, env: str, body: dict[str, Any]) -> dict[str, Any]:
         self._env(project, env)
-        with self._write() as (tx, now):
-            record = segments.create_segment(tx, now, project, env, body)
-            return segments.segment_view(tx, record)
+
+        def work(tx: Tx, now: int) -> dict[str, Any]:
+            return segments.segment_view(tx, segments.create_segment(tx, now, project, env, body))
+
+        return self._write(work)
 
     def get_segment(self, project: str, env: str, key: str) -> dict[str, Any]:
         self._env(project, env)
-        with self._read() as (tx, _):
-            return segments.segment_view(tx, self._segment(tx, project, env, key))
+        return self._read(lambda tx, _: segments.segment_view(
+            tx, self._segment(tx, project, env, key)))
 
     def patch_segment(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, dry_run: bool = False
@@ -135,22 +150,24 @@ class MockService:
 
     def delete_segment(self, project: str, env: str, key: str) -> None:
         self._env(project, env)
-        with self._write() as (tx, _):
+
+        def work(tx: Tx, _: int) -> None:
             self._segment(tx, project, env, key)
             tx.delete_segment(project, env, key)
+
+        self._write(work)
 
     # flags -----------------------------------------------------------------
 
     def post_flag(self, project_key: str, body: dict[str, Any]) -> dict[str, Any]:
         project = self._project(project_key)
-        with self._write() as (tx, now):
-            record = flags.create_flag(tx, now, project, body)
-            return flags.flag_view(tx, project, record)
+        return self._write(lambda tx, now: flags.flag_view(
+            tx, project, flags.create_flag(tx, now, project, body)))
 
     def get_flag(self, project_key: str, key: str, env: str | None = None) -> dict[str, Any]:
         project = self._project(project_key) if env is None else self._env(project_key, env)
-        with self._read() as (tx, _):
-            return flags.flag_view(tx, project, self._flag(tx, project_key, key), env)
+        return self._read(lambda tx, _: flags.flag_view(
+            tx, project, self._flag(tx, project_key, key), env))
 
     def patch_flag(
         self, project_key: str, key: str, body: Any, kinds: Kinds, *, dry_run: bool = False
@@ -174,9 +191,12 @@ class MockService:
 
     def delete_flag(self, project_key: str, key: str) -> None:
         self._project(project_key)
-        with self._write() as (tx, _):
+
+        def work(tx: Tx, _: int) -> None:
             self._flag(tx, project_key, key)
             tx.delete_flag(project_key, key)
+
+        self._write(work)
 
     def _patch_form(self, body: Any) -> tuple[str, list[Any]]:
         """JSON patch (a bare array or ``{patch}``) or semantic patch (``{instructions}``)."""
@@ -194,15 +214,15 @@ class MockService:
         self._check_count(len(operations), "patch operations")
         return JSON_PATCH, operations
 
-    def _maybe_dry(
-        self, change: Callable[[Tx, int], dict[str, Any]], dry_run: bool
-    ) -> dict[str, Any]:
+    def _maybe_dry(self, change: Work[dict[str, Any]], dry_run: bool) -> dict[str, Any]:
+        def work(tx: Tx, now: int) -> dict[str, Any]:
+            result = change(tx, now)
+            if dry_run:
+                raise _DryRun(result)  # the store rolls the transaction back
+            return result
+
         try:
-            with self._write() as (tx, now):
-                result = change(tx, now)
-                if dry_run:
-                    raise _DryRun(result)
-                return result
+            return self._write(work)
         except _DryRun as done:
             return done.result
 
@@ -214,17 +234,16 @@ class MockService:
 
     def segment_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
         self._env(project, env)
-        with self._read() as (tx, _):
-            record = self._segment(tx, project, env, key)
-            return _listing(expiring.segment_items(tx, record, users_only=users_only,
-                                                   policy=self.policy))
+        return self._read(lambda tx, _: _listing(expiring.segment_items(
+            tx, self._segment(tx, project, env, key), users_only=users_only, policy=self.policy)))
 
     def patch_segment_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
     ) -> dict[str, Any]:
         self._env(project, env)
         instructions = self._instructions(body)
-        with self._write() as (tx, now):
+
+        def work(tx: Tx, now: int) -> dict[str, Any]:
             record = self._segment(tx, project, env, key)
             outcome = expiring.patch_segment_schedules(tx, now, record, instructions, kinds,
                                                        self.policy)
@@ -232,19 +251,20 @@ class MockService:
             return self._answer(outcome, users_only, lambda: expiring.segment_items(
                 tx, record, users_only=users_only, policy=self.policy))
 
+        return self._write(work)
+
     def flag_schedules(self, project: str, env: str, key: str, *, users_only: bool) -> dict[str, Any]:
         self._env(project, env)
-        with self._read() as (tx, _):
-            record = self._flag(tx, project, key)
-            return _listing(expiring.flag_items(tx, record, env, users_only=users_only,
-                                                policy=self.policy))
+        return self._read(lambda tx, _: _listing(expiring.flag_items(
+            tx, self._flag(tx, project, key), env, users_only=users_only, policy=self.policy)))
 
     def patch_flag_schedules(
         self, project: str, env: str, key: str, body: Any, kinds: Kinds, *, users_only: bool
     ) -> dict[str, Any]:
         self._env(project, env)
         instructions = self._instructions(body)
-        with self._write() as (tx, now):
+
+        def work(tx: Tx, now: int) -> dict[str, Any]:
             record = self._flag(tx, project, key)
             outcome = expiring.patch_flag_schedules(tx, now, record, env, instructions, kinds,
                                                     self.policy)
@@ -253,24 +273,32 @@ class MockService:
                 tx, self._flag(tx, project, key), env, users_only=users_only,
                 policy=self.policy))
 
+        return self._write(work)
+
     def user_schedules(self, project: str, env: str, user_key: str) -> dict[str, Any]:
         self._env(project, env)
-        with self._read() as (tx, _):
+
+        def work(tx: Tx, _: int) -> dict[str, Any]:
             self._known_user(tx, project, env, user_key)
             return _listing(expiring.user_items(tx, project, env, user_key, self.policy))
+
+        return self._read(work)
 
     def patch_user_schedules(
         self, project: str, env: str, user_key: str, body: Any, kinds: Kinds
     ) -> dict[str, Any]:
         self._env(project, env)
         instructions = self._instructions(body)
-        with self._write() as (tx, now):
+
+        def work(tx: Tx, now: int) -> dict[str, Any]:
             self._known_user(tx, project, env, user_key)
             outcome = expiring.patch_user_schedules(tx, now, project, env, user_key, instructions,
                                                     kinds, self.policy)
             self._bump_versions(tx, now, outcome)
             return self._answer(outcome, True, lambda: expiring.user_items(
                 tx, project, env, user_key, self.policy))
+
+        return self._write(work)
 
     def _answer(self, outcome: expiring.PatchOutcome, users_only: bool,
                 listing: Callable[[], bytes]) -> dict[str, Any]:

@@ -17,11 +17,12 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
+from mock_server.store import NO_VARIATION
+
 from contract_tests.families import FAMILIES
 from contract_tests.recorder import operation_for
 from contract_tests.targets import mock_app
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
-from mock_server.store import NO_VARIATION
 
 __all__ = ["BREAKS", "WITHOUT_TIER1"]
 

@@ -23,12 +23,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def mock_process(tmp_path: Path) -> Iterator[Any]:
-    """``mock_process(**config_options)``: a started :class:`MockProcess`; all killed at the end."""
+    """``mock_process(db=None, **config_options)``: a started :class:`MockProcess` (on
+    ``tmp_path/mock.sqlite3`` unless ``db`` says otherwise); all killed at the end."""
     started: list[MockProcess] = []
 
-    def make(db: Path | None = None, **options: Any) -> MockProcess:
+    def make(db: Path | str | None = None, **options: Any) -> MockProcess:
         config = write_config(tmp_path, **options)
-        server = MockProcess(db or tmp_path / "mock.sqlite3", config, tmp_path / "server.log")
+        server = MockProcess(db or tmp_path / "mock.sqlite3", config,
+                             tmp_path / f"server-{len(started)}.log")
         started.append(server)
         server.start()
         return server
@@ -38,5 +40,14 @@ def mock_process(tmp_path: Path) -> Iterator[Any]:
     finally:
         for server in started:
             server.kill()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def replica_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path | str, int]:
+    """(database, replicas) of each store the load tests run on: one process on a SQLite file,
+    or two processes (two ports) over one PostgreSQL schema, the clients spread over both."""
+    if request.param == "sqlite":
+        return tmp_path / "mock.sqlite3", 1
+    return request.getfixturevalue("pg_url"), 2
 
 

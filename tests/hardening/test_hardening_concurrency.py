@@ -1,6 +1,8 @@
 """Concurrency: 16 clients hammer updates on the same few schedules of one segment.
 
-The mock runs as a real process (uvicorn, SQLite file, rate limit off). Every client sends
+The mock runs as real processes (uvicorn, rate limit off): one on a SQLite file, or two on
+different ports over one PostgreSQL database, the clients taking turns between them (client n
+talks to replica n mod 2). Every client sends
 ``updateExpiringTarget`` instructions (one or two per request, on distinct schedules) with a
 date of its own that no other update uses; about a third carry the ``_version`` the client last
 saw, so that some fail the optimistic-locking check. Afterwards, for every schedule:
@@ -129,8 +131,10 @@ def _run_client(n: int, base_url: str, deadline: float, base_value: int, log: Cl
 
 
 @pytest.mark.slow
-def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process) -> None:
-    server = mock_process(rate_limit=None)
+def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process, replica_db) -> None:
+    db, replicas = replica_db
+    servers = [mock_process(db, rate_limit=None) for _ in range(replicas)]
+    server = servers[0]
     base_value = int(time.time() * 1000) + 30 * DAY_MS
     with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
         provision_segment(http, SEGMENT, CONTEXTS)
@@ -144,7 +148,8 @@ def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process) -> 
     deadline = began + LOAD_SECONDS + 1.0  # + the time the 16 clients take to connect
     for n in range(CLIENTS):
         thread = threading.Thread(target=_client, daemon=True,
-                                  args=(n, server.base_url, deadline, base_value, logs[n], start))
+                                  args=(n, servers[n % replicas].base_url, deadline,
+                                        base_value, logs[n], start))
         thread.start()
         threads.append(thread)
     start.wait(timeout=60)
@@ -154,7 +159,7 @@ def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process) -> 
     assert not any(t.is_alive() for t in threads), "a client did not finish"
     elapsed = time.monotonic() - load_started
 
-    with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
+    with httpx.Client(base_url=servers[-1].base_url, timeout=30.0) as http:
         response = http.get(schedule_path(SEGMENT), headers=headers())
         assert response.status_code == 200, response.text
         final = {i["contextKey"]: i for i in response.json()["items"]}
@@ -172,6 +177,8 @@ def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process) -> 
     failures = [u for u in updates if not u.ok]
 
     figures = {
+        "store": "sqlite" if replicas == 1 else "postgres",
+        "replicas": replicas,
         "clients": CLIENTS,
         "schedules": len(CONTEXTS),
         "seconds": round(elapsed, 1),
@@ -189,7 +196,7 @@ def test_concurrent_updates_on_the_same_schedules_lose_nothing(mock_process) -> 
         "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99)], 1) if latencies else None,
         "final_versions": {c: final[c]["_version"] for c in CONTEXTS},
     }
-    record("concurrency", figures)
+    record("concurrency" if replicas == 1 else "concurrency_postgres_2_replicas", figures)
 
     assert unexpected == [], unexpected[:5]
     assert regressions == [], regressions[:5]

@@ -1,6 +1,8 @@
-"""Crashes: SIGKILL the server at a random moment under load, restart it on the same file.
+"""Crashes: SIGKILL the server at a random moment under load, restart it on the same database.
 
-Each cycle starts the server on the same SQLite file, checks it (``PRAGMA integrity_check``;
+On SQLite one server process; on PostgreSQL two (different ports, one database), the clients
+spread over both, both killed and restarted. Each cycle starts the servers on the same database,
+checks it (SQLite: ``PRAGMA integrity_check``;
 no acknowledged update lost; the wide segment's schedules all at one version and date, so no
 request was half applied), runs a short burst of concurrent updates (6 clients on 4 schedules
 of one segment, 2 clients updating all 200 schedules of another in one PATCH each) and SIGKILLs
@@ -106,9 +108,11 @@ def _schedules(http: httpx.Client, segment: str) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None:
-    db = tmp_path / "crash.sqlite3"
-    server = MockProcess(db, write_config(tmp_path, rate_limit=None), tmp_path / "server.log")
+def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path, replica_db) -> None:
+    db, replicas = replica_db
+    config = write_config(tmp_path, rate_limit=None)
+    servers = [MockProcess(db, config, tmp_path / f"server-{n}.log") for n in range(replicas)]
+    server = servers[0]
     rng = random.Random()
     acked: dict[str, int] = defaultdict(int)  # every 200 so far, over all cycles
     lost: list[str] = []
@@ -120,7 +124,7 @@ def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None
     base_value = int(time.time() * 1000) + 30 * DAY_MS
     burst = Burst()  # the last burst's record (empty before the first)
     try:
-        start_times.append(server.start())
+        start_times += [s.start() for s in servers]
         with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
             provision_segment(http, HOT, HOT_CONTEXTS)
             schedule_all(http, HOT, HOT_CONTEXTS, base_value)
@@ -128,9 +132,10 @@ def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None
             schedule_all(http, WIDE, WIDE_CONTEXTS, base_value)
         for cycle in range(CYCLES + 1):
             if cycle:
-                start_times.append(server.start())
-            assert _integrity(db) == "ok"
-            with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
+                start_times += [s.start() for s in servers]
+            if isinstance(db, Path):
+                assert _integrity(db) == "ok"
+            with httpx.Client(base_url=servers[cycle % replicas].base_url, timeout=30.0) as http:
                 hot, wide = _schedules(http, HOT), _schedules(http, WIDE)
             assert sorted(hot) == HOT_CONTEXTS and sorted(wide) == WIDE_CONTEXTS
             for context, item in {**hot, **wide}.items():
@@ -152,7 +157,7 @@ def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None
             # a burst, and a kill at a random moment in it
             burst, stop = Burst(), threading.Event()
             threads = [threading.Thread(target=_load, daemon=True, args=(
-                n, server.base_url, n >= HOT_CLIENTS, base_value, burst, stop))
+                n, servers[n % replicas].base_url, n >= HOT_CLIENTS, base_value, burst, stop))
                 for n in range(HOT_CLIENTS + WIDE_CLIENTS)]
             for thread in threads:
                 thread.start()
@@ -162,7 +167,8 @@ def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None
             delay = rng.uniform(0.0, 1.4)
             kill_after.append(round(delay, 2))
             time.sleep(delay)
-            server.kill()
+            for s in servers:
+                s.kill()
             stop.set()
             for thread in threads:
                 thread.join(timeout=30)
@@ -174,16 +180,18 @@ def test_sigkill_under_load_loses_no_acknowledged_update(tmp_path: Path) -> None
             in_flight_total += burst.unanswered
             answered_total += burst.answered
     finally:
-        server.kill()
-    record("crash_recovery", {
+        for s in servers:
+            s.kill()
+    record("crash_recovery" if replicas == 1 else "crash_recovery_postgres_2_replicas", {
+        "store": "sqlite" if replicas == 1 else "postgres", "replicas": replicas,
         "kills": len(kill_after),
-        "restarts": len(start_times) - 1,
+        "restarts": len(start_times) // replicas - 1,
         "kill_after_s": kill_after,
         "restart_s_median": round(sorted(start_times)[len(start_times) // 2], 2),
         "answered_before_kills": answered_total,
         "requests_cut_off_by_kills": in_flight_total,
         "committed_but_unanswered": unanswered_commits,
         "lost_updates": len(lost),
-        "integrity_check": "ok",
+        "integrity_check": "ok" if isinstance(db, Path) else "n/a (PostgreSQL)",
     })
     assert lost == [], lost

@@ -68,7 +68,7 @@ def limited() -> Iterator[dict[str, Any]]:
     """The limited app, and an unlimited one on the same store and clock for setup and GETs."""
     from mock_server import create_mock_app
     from mock_server.clock import SettableClock
-    from mock_server.sqlite_store import SqliteStore
+    from mock_server.storage.sqlite import SqliteStore
 
     config, clock, store = _config(), SettableClock(T0), SqliteStore(":memory:")
     app = create_mock_app(config, store=store, clock=clock, validate_responses=True)

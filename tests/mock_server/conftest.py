@@ -1,8 +1,10 @@
-"""Fixtures for the mock server tests: a fixed clock, a service over SQLite, helpers."""
+"""Fixtures for the mock server tests: a fixed clock, a service over each store (SQLite and
+PostgreSQL: the parametrised ``store``), helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from mock_server.clock import SettableClock
 from mock_server.config import Config, load_config
 from mock_server.service import MockService
-from mock_server.sqlite_store import SqliteStore
+from mock_server.storage import Store, open_store
 
 T0 = 1_700_000_000_000  # the tests' "now", Unix ms
 HOUR = 3_600_000
@@ -37,15 +39,47 @@ def clock() -> SettableClock:
     return SettableClock(T0)
 
 
-@pytest.fixture
-def store() -> Iterator[SqliteStore]:
-    store = SqliteStore(":memory:")
-    yield store
-    store.close()
+STORES = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=STORES)
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], str]:
+    """``new_store_url()``: the URL of a new, empty store of each kind (a SQLite file, a
+    PostgreSQL schema); the kind is the test's parameter."""
+    made = itertools.count()
+    if request.param == "sqlite":
+        return lambda: str(tmp_path / f"store-{next(made)}.sqlite3")
+    cluster = request.getfixturevalue("pg_cluster")
+    return cluster.fresh_url  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def service(config: Config, store: SqliteStore, clock: SettableClock) -> MockService:
+def store_url(new_store_url: Callable[[], str]) -> str:
+    return new_store_url()
+
+
+@pytest.fixture
+def open_stores() -> Iterator[Any]:
+    """``open_stores(url)``: another store over the same database (another process, as far as
+    the database knows); all closed at the end."""
+    opened: list[Store] = []
+
+    def make(url: str) -> Store:
+        opened.append(open_store(url))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_url: str, open_stores: Any) -> Store:
+    return open_stores(store_url)
+
+
+@pytest.fixture
+def service(config: Config, store: Store, clock: SettableClock) -> MockService:
     return MockService(config, store, clock)
 
 
@@ -151,13 +185,14 @@ def api(server: Any) -> Api:
 
 @pytest.fixture
 def make_api(config: Config, clock: SettableClock) -> Iterator[Any]:
-    """``make_api(**config_overrides)``: an :class:`Api` on a server of its own."""
+    """``make_api(store=None, **config_overrides)``: an :class:`Api` on a server of its own
+    (over ``store``, if given; the server closes it)."""
     from mock_server.app import create_mock_app
 
     servers = []
 
-    def make(**overrides: Any) -> Api:
-        server = create_mock_app(config.with_overrides(**overrides), clock=clock,
+    def make(store: Store | None = None, **overrides: Any) -> Api:
+        server = create_mock_app(config.with_overrides(**overrides), store=store, clock=clock,
                                  validate_responses=True)
         servers.append(server)
         return Api(server)

@@ -1,4 +1,5 @@
-"""The write connection's context cache (mock_server/context_cache.py) is never stale.
+"""The write connection's context cache (mock_server/storage/context_cache.py, SQLite's) is
+never stale, and the PostgreSQL store, which has none, passes the same tests.
 
 Each test makes the cache hold a context, changes that context behind its back or undoes a
 change, and checks that the next PATCH sees the database, not the cache.
@@ -6,7 +7,6 @@ change, and checks that the next PATCH sees the database, not the cache.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +14,9 @@ import pytest
 from generated.operations import OPERATIONS
 from mock_server.clock import SettableClock
 from mock_server.config import Config
-from mock_server.context_cache import ContextCache
 from mock_server.service import MockService, plain
-from mock_server.sqlite_store import SqliteStore
-from mock_server.store import Resource, Schedule
+from mock_server.storage import Resource, Schedule, Tx
+from mock_server.storage.context_cache import ContextCache
 
 PROJECT, ENV = "default", "test"
 T0 = 1_700_000_000_000
@@ -41,26 +40,21 @@ def _patch(service: MockService, *instructions: dict[str, Any]) -> dict[str, Any
 
 
 @pytest.fixture
-def file_service(tmp_path: Path, config: Config) -> Any:
-    store = SqliteStore(str(tmp_path / "db.sqlite3"))
+def file_service(store: Any, config: Config) -> Any:
     service = MockService(config, store, SettableClock(T0))
     service.post_segment(PROJECT, ENV, {"key": "seg", "name": "seg"})
     service.patch_segment(PROJECT, ENV, "seg", {"instructions": [
         {"kind": "addIncludedUsers", "values": ["u1", "u2"]}]}, KINDS["patch_segment"])
-    yield service
-    store.close()
+    return service
 
 
-def test_a_commit_by_another_connection_empties_the_cache(tmp_path: Path, file_service) -> None:
+def test_a_commit_by_another_connection_empties_the_cache(store_url, open_stores,
+                                                          file_service) -> None:
     first = _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
     assert first["failedInstructions"] == 0
     schedule_id = first["items"][0]["_id"]
-    other = SqliteStore(str(tmp_path / "db.sqlite3"))  # another process, as far as SQLite knows
-    try:
-        with other.write() as tx:
-            tx.delete_schedule(schedule_id)
-    finally:
-        other.close()
+    other = open_stores(store_url)  # another process, as far as the database knows
+    other.write(lambda tx: tx.write_schedules([schedule_id], [], []))
     answer = _patch(file_service, _instruction("updateExpiringTarget", "u1", T0 + 2 * HOUR))
     assert answer["failedInstructions"] == 1
     assert "no scheduled removal" in answer["errors"][0]["message"]
@@ -69,16 +63,19 @@ def test_a_commit_by_another_connection_empties_the_cache(tmp_path: Path, file_s
 def test_a_rolled_back_batch_leaves_the_cache_as_the_database(file_service) -> None:
     _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
     store = file_service.store
-    with pytest.raises(RuntimeError), store.write() as tx:
-        (cached,) = tx.context_schedules(RES, "user", ["u1"])
+    (cached,) = store.write(lambda tx: tx.context_schedules(RES, "user", ["u1"]))
+
+    def abandon(tx: Tx) -> None:
         tx.write_schedules([cached.id], [], [])
         raise RuntimeError("abandon the transaction")
-    with store.write() as tx:
-        (again,) = tx.context_schedules(RES, "user", ["u1"])
+
+    with pytest.raises(RuntimeError):
+        store.write(abandon)
+    (again,) = store.write(lambda tx: tx.context_schedules(RES, "user", ["u1"]))
     assert again.id == cached.id and again.expiration_date == T0 + HOUR
 
 
-def test_the_cache_follows_a_patch_that_adds_updates_and_removes(tmp_path: Path,
+def test_the_cache_follows_a_patch_that_adds_updates_and_removes(store_url, open_stores,
                                                                 file_service) -> None:
     _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + HOUR))
     _patch(file_service,
@@ -86,16 +83,12 @@ def test_the_cache_follows_a_patch_that_adds_updates_and_removes(tmp_path: Path,
            _instruction("addExpiringTarget", "u2", T0 + 2 * HOUR),
            _instruction("removeExpiringTarget", "u1"),
            _instruction("addExpiringTarget", "u1", T0 + 4 * HOUR))
-    with file_service.store.write() as tx:
-        cached = sorted((s.context_key, s.version, s.expiration_date)
-                        for s in tx.context_schedules(RES, "user", ["u1", "u2"]))
-    fresh = SqliteStore(str(tmp_path / "db.sqlite3"))
-    try:
-        with fresh.read() as tx:
-            stored = sorted((s.context_key, s.version, s.expiration_date)
-                            for s in tx.context_schedules(RES, "user", ["u1", "u2"]))
-    finally:
-        fresh.close()
+    def seen(tx: Tx) -> list[tuple[str, int, int]]:
+        return sorted((s.context_key, s.version, s.expiration_date)
+                      for s in tx.context_schedules(RES, "user", ["u1", "u2"]))
+
+    cached = file_service.store.write(seen)
+    stored = open_stores(store_url).read(seen)
     assert cached == stored == [("u1", 1, T0 + 4 * HOUR), ("u2", 1, T0 + 2 * HOUR)]
 
 
@@ -135,15 +128,11 @@ def test_a_date_moved_earlier_still_expires_on_time(file_service) -> None:
     assert segment["included"] == ["u2"]  # u1 left when its (moved) date came
 
 
-def test_a_schedule_written_by_another_connection_expires_on_time(tmp_path: Path,
+def test_a_schedule_written_by_another_connection_expires_on_time(store_url, open_stores,
                                                                   file_service) -> None:
     _patch(file_service, _instruction("addExpiringTarget", "u1", T0 + 2 * HOUR))
-    other = SqliteStore(str(tmp_path / "db.sqlite3"))
-    try:
-        with other.write() as tx:
-            tx.put_schedule(Schedule("0" * 24, RES, "user", "u2", "included", "", 1, T0 + HOUR))
-    finally:
-        other.close()
+    open_stores(store_url).write(lambda tx: tx.write_schedules([], [], [
+        Schedule("0" * 24, RES, "user", "u2", "included", "", 1, T0 + HOUR)]))
     file_service.clock.set(T0 + HOUR + 1)
     _patch(file_service, _instruction("updateExpiringTarget", "u1", T0 + 3 * HOUR))
     assert file_service.get_segment(PROJECT, ENV, "seg")["included"] == ["u1"]

@@ -1,35 +1,51 @@
-"""Listings come from the items the store keeps beside each schedule: they must equal what
-the schedules say, in ``items`` order, for any context key, and survive an update, a
-store file from before the item column, and the user shape's rewrite."""
+"""Listings come from the items the stores keep beside each schedule (their fast path) or, for
+a store without one, from the schedule records (mock_server/listings.py): both must equal what
+the schedules say, in ``items`` order, for any context key, on both stores, and survive an
+update, a SQLite file from before the item column, and the user shape's rewrite."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 from domain_helpers import T0, E, P
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mock_server.listings import context_flag_listing, resource_listing
 from mock_server.representations import as_user_items, schedule_item
-from mock_server.sqlite_store import SqliteStore
-from mock_server.store import Resource, Schedule
+from mock_server.storage import Listings, Resource, Schedule, Store, Tx
+from mock_server.storage.sqlite import SqliteStore
 
 SEGMENT = Resource("segment", P, E, "seg")
 FLAG = Resource("flag", P, E, "flag")
 
-# Any text SQLite can store: no lone surrogates. Quotes, backslashes and the very members the
-# user shape rewrites are the interesting ones.
+# Any text a store can keep: no lone surrogates (the generated runtime refuses them). NUL,
+# quotes, backslashes and the very members the user shape rewrites are the interesting ones.
 KEYS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from([
     '"', "\\", '\\"', '"contextKind":"user","contextKey":', '","contextKey":"', "é", "\U0001f600",
+    "\x00", "a\x00", "\x01",
 ])
+
+
+class _Plain:
+    """A transaction without the stores' fast path: only the plain record operations show."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("schedule_listing", "context_flag_listing"):
+            raise AttributeError(name)
+        return getattr(self._tx, name)
 
 
 def _schedule(res: Resource, kind: str, key: str, n: int) -> Schedule:
     segment = res.kind == "segment"
-    return Schedule(f"{n:024x}", res, kind, key, "included" if segment else "",
-                    "" if segment else "var-1", 1 + n % 3, T0 + n)
+    return Schedule(f"{res.kind[0]}{res.key}{n:020x}", res, kind, key,
+                    "included" if segment else "", "" if segment else "var-1", 1 + n % 3, T0 + n)
 
 
 def _expected(schedules: list[Schedule], *, user: bool) -> list[dict]:
@@ -37,52 +53,66 @@ def _expected(schedules: list[Schedule], *, user: bool) -> list[dict]:
     return [schedule_item(s, user=user) for s in ordered]
 
 
-def _put(store: SqliteStore, schedules: list[Schedule]) -> None:
-    with store.write() as tx:
-        for s in schedules:
-            tx.put_schedule(s)
+def _put(store: Store, schedules: list[Schedule]) -> None:
+    store.write(lambda tx: tx.write_schedules([], [], schedules))
 
 
-@settings(max_examples=60, deadline=None)
+def _both_ways(store: Store, listing: Any) -> list[Any]:
+    """A listing through the store's fast path and through the domain's default: the same."""
+    fast = store.read(listing)
+    assert isinstance(store.read(lambda tx: tx), Listings)
+    assert store.read(lambda tx: listing(_Plain(tx))) == fast
+    return orjson.loads(fast)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # a store per example
 @given(contexts=st.lists(st.tuples(st.sampled_from(["user", "device"]), KEYS),
                          unique=True, max_size=8))
-def test_a_listing_is_the_schedules_items_in_order(contexts: list[tuple[str, str]]) -> None:
-    store = SqliteStore(":memory:")
-    try:
-        for res in (SEGMENT, FLAG):
-            schedules = [_schedule(res, kind, key, n) for n, (kind, key) in enumerate(contexts)]
-            _put(store, schedules)
-            users = [s for s in schedules if s.context_kind == "user"]
-            with store.read() as tx:
-                everything = orjson.loads(tx.schedule_listing(res))
-                users_listed = orjson.loads(as_user_items(tx.schedule_listing(res, "user")))
-            assert everything == _expected(schedules, user=False)
-            assert users_listed == _expected(users, user=True)
-    finally:
-        store.close()
+def test_a_listing_is_the_schedules_items_in_order(new_store_url, open_stores,
+                                                   contexts: list[tuple[str, str]]) -> None:
+    store = open_stores(new_store_url())  # a new, empty store per example
+    for res in (SEGMENT, FLAG):
+        schedules = [_schedule(res, kind, key, n) for n, (kind, key) in enumerate(contexts)]
+        _put(store, schedules)
+        users = [s for s in schedules if s.context_kind == "user"]
+        assert _both_ways(store, lambda tx, res=res: resource_listing(tx, res)) == _expected(
+            schedules, user=False)
+        assert _both_ways(store, lambda tx, res=res: as_user_items(
+            resource_listing(tx, res, "user"))) == _expected(users, user=True)
+        assert _both_ways(store, lambda tx, res=res: resource_listing(
+            tx, res, descending=True)) == _expected(schedules, user=False)[::-1]
 
 
-def test_an_empty_listing_is_an_empty_array() -> None:
-    store = SqliteStore(":memory:")
-    with store.read() as tx:
-        assert tx.schedule_listing(SEGMENT) == b"[]"
-        assert tx.context_flag_listing(P, E, "user", "nobody") == b"[]"
-    store.close()
+def test_the_flag_listing_of_a_context_is_by_flag_key(store) -> None:
+    flags = [Resource("flag", P, E, key) for key in ("b", "a\x00", "a", "c")]
+    store.write(lambda tx: [tx.insert_flag(_flag(res.key)) for res in flags])
+    _put(store, [_schedule(res, "user", "alice", n) for n, res in enumerate(flags)])
+    listed = _both_ways(store, lambda tx: context_flag_listing(tx, P, E, "user", "alice"))
+    assert [item["_resourceId"]["key"] for item in listed] == ["a", "a\x00", "b", "c"]
 
 
-def test_an_update_rewrites_the_stored_item() -> None:
-    store = SqliteStore(":memory:")
+def _flag(key: str) -> Any:
+    from mock_server.storage import FlagRecord
+
+    return FlagRecord(P, key, key, "", "boolean", [], [], True, 1, T0)
+
+
+def test_an_empty_listing_is_an_empty_array(store) -> None:
+    assert _both_ways(store, lambda tx: resource_listing(tx, SEGMENT)) == []
+    assert _both_ways(store, lambda tx: context_flag_listing(tx, P, E, "user", "nobody")) == []
+
+
+def test_an_update_rewrites_the_stored_item(store) -> None:
     first = _schedule(SEGMENT, "user", "alice", 1)
     _put(store, [first])
     moved = Schedule(first.id, SEGMENT, "user", "alice", "included", "", 2, T0 + 99)
-    with store.write() as tx:
-        tx.write_schedules([], [moved], [])
-    with store.read() as tx:
-        assert orjson.loads(tx.schedule_listing(SEGMENT)) == [schedule_item(moved, user=False)]
-    store.close()
+    store.write(lambda tx: tx.write_schedules([], [moved], []))
+    assert _both_ways(store, lambda tx: resource_listing(tx, SEGMENT)) == [
+        schedule_item(moved, user=False)]
 
 
-def test_a_store_file_from_before_the_item_column_gets_its_items(tmp_path: Path) -> None:
+def test_a_sqlite_file_from_before_the_item_column_gets_its_items(tmp_path: Path) -> None:
     path = str(tmp_path / "old.sqlite3")
     schedules = [_schedule(SEGMENT, "user", key, n) for n, key in enumerate(["b", "a", 'q"'])]
     store = SqliteStore(path)
@@ -93,7 +123,7 @@ def test_a_store_file_from_before_the_item_column_gets_its_items(tmp_path: Path)
     old.close()
 
     reopened = SqliteStore(path)
-    with reopened.read() as tx:
-        assert orjson.loads(tx.schedule_listing(SEGMENT)) == _expected(schedules, user=False)
+    assert orjson.loads(reopened.read(lambda tx: resource_listing(tx, SEGMENT))) == _expected(
+        schedules, user=False)
     reopened.close()
     SqliteStore(path).close()  # opening it again changes nothing

@@ -19,7 +19,7 @@ from domain_helpers import (
 
 from mock_server.expiring import new_schedule_id
 from mock_server.service import plain
-from mock_server.store import Resource, Schedule
+from mock_server.storage import Resource, Schedule
 
 
 def _items(service: Any, key: str = "seg") -> dict[tuple[str, str], dict[str, Any]]:
@@ -139,16 +139,16 @@ def test_user_endpoint_batches_across_flags(world, service, kinds) -> None:
 def test_store_batch_writes_delete_before_insert(store) -> None:
     res = Resource("segment", P, E, "s")
     old = Schedule(new_schedule_id(), res, "user", "alice", "included", "", 1, T0 + HOUR)
-    with store.write() as tx:
-        tx.write_schedules([], [], [old])
+    store.write(lambda tx: tx.write_schedules([], [], [old]))
     new = Schedule(new_schedule_id(), res, "user", "alice", "included", "", 1, T0 + 2 * HOUR)
-    with store.write() as tx:  # same target, new _id: the unique index needs the delete first
+
+    def replace(tx: Any) -> list[Schedule]:  # same target, new _id: the delete must go first
         tx.write_schedules([old.id], [], [new])
-        [found] = tx.context_schedules(res, "user", ["alice", "bob"])
-    assert found == new
+        return tx.context_schedules(res, "user", ["alice", "bob"])
+
+    assert store.write(replace) == [new]
     new.version, new.expiration_date = 2, T0 + 3 * HOUR
-    with store.write() as tx:
-        tx.write_schedules([], [new], [])
-    with store.read() as tx:
-        assert tx.find_schedule(res, "user", "alice", "included") == new
-        assert tx.context_schedules(res, "user", [f"k{i}" for i in range(1200)]) == []
+    store.write(lambda tx: tx.write_schedules([], [new], []))
+    assert store.read(lambda tx: tx.schedules_for(res)) == [new]
+    assert store.read(lambda tx: tx.context_schedules(
+        res, "user", [f"k{i}" for i in range(1200)])) == []

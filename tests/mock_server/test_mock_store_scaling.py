@@ -1,10 +1,14 @@
 """The store's work per request does not depend on how many schedules it holds elsewhere.
 
-Checked without a clock: every SQL statement that a 1,000-instruction PATCH and a listing
-run is recorded (``set_trace_callback``); each must reach the schedules and targets through
-an index (``EXPLAIN QUERY PLAN``: SEARCH, never SCAN), and the PATCH must run the same
-statements whether the store holds 100 or 20,000 other schedules. How long they take is
-measured by ``make bench-serve`` (bench/bench_serve.py), not asserted here.
+Checked without a clock, on each store. SQLite: every SQL statement that a 1,000-instruction
+PATCH and a listing run is recorded (``set_trace_callback``); each must reach the schedules
+and targets through an index (``EXPLAIN QUERY PLAN``: SEARCH, never SCAN), and the PATCH must
+run the same statements whether the store holds 100 or 20,000 other schedules. PostgreSQL:
+every statement is run once more under ``EXPLAIN ANALYZE`` first (in a savepoint, rolled
+back), before any ANALYZE of the tables and with prepared statements' generic plans: no
+sequential scan of schedules or targets, and the rows each statement visits there are the
+same however many schedules the store or the resource holds. How long they take is measured
+by ``make bench-serve`` (bench/bench_serve.py, bench/bench_serve_pg.py), not asserted here.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from mock_server.clock import SettableClock
 from mock_server.config import Config
 from mock_server.expiring import new_schedule_id
 from mock_server.service import MockService, plain
-from mock_server.sqlite_store import SqliteStore
-from mock_server.store import Resource, Schedule, SegmentRecord, TargetRow
+from mock_server.storage import Resource, Schedule, SegmentRecord, Store, TargetRow, Tx, open_store
+from mock_server.storage.postgres import PostgresTx
+from mock_server.storage.sqlite import SqliteStore
 
 PROJECT, ENV = "default", "test"
 T0 = 1_700_000_000_000
@@ -29,16 +34,20 @@ DAY = 86_400_000
 _TABLES = ("schedules", "targets")
 
 
-def _bulk_segment(store: SqliteStore, key: str, targets: int, scheduled: int) -> None:
+def _bulk_segment(store: Store, key: str, targets: int, scheduled: int,
+                  prefix: str = "u") -> None:
     """A segment with ``targets`` included users, the first ``scheduled`` of them scheduled."""
     res = Resource("segment", PROJECT, ENV, key)
-    with store.write() as tx:
+
+    def load(tx: Tx) -> None:
         tx.insert_segment(SegmentRecord(PROJECT, ENV, key, key, "", [], 1, T0, T0))
-        tx.replace_targets(res, ("included",), (TargetRow("included", "user", f"u{i}")
+        tx.replace_targets(res, ("included",), (TargetRow("included", "user", f"{prefix}{i}")
                                                 for i in range(targets)))
-        for i in range(scheduled):
-            tx.put_schedule(Schedule(new_schedule_id(), res, "user", f"u{i}", "included", "", 1,
-                                     T0 + DAY + i))
+        tx.write_schedules([], [], [Schedule(new_schedule_id(), res, "user", f"{prefix}{i}",
+                                             "included", "", 1, T0 + DAY + i)
+                                    for i in range(scheduled)])
+
+    store.write(load)
 
 
 @contextmanager
@@ -144,9 +153,114 @@ def test_the_checkers_see_scans(tmp_path: Path) -> None:
         with _statements(store) as seen:
             store._conn().execute("SELECT id FROM schedules WHERE version = 3").fetchall()
         assert len(_full_scans(store, seen)) == 1
-        with _statements(store) as seen, store.read() as tx:
-            tx.schedule_listing(Resource("segment", PROJECT, ENV, "x"))
+        with _statements(store) as seen:
+            store.read(lambda tx: tx.schedule_listing(Resource("segment", PROJECT, ENV, "x")))
         assert _full_scans(store, seen) == [] and len(_resource_wide(store, seen)) == 1
     finally:
         store.close()
     assert sqlite3.sqlite_version_info >= (3, 8, 0)  # EXPLAIN QUERY PLAN's SCAN/SEARCH wording
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _explained(monkeypatch: Any) -> Iterator[list[tuple[str, Any]]]:
+    """(statement, EXPLAIN ANALYZE plan) of every statement PostgreSQL transactions run inside
+    the block, each explained in the state it runs in (a savepoint, rolled back), with the
+    generic plan a prepared statement gets."""
+    seen: list[tuple[str, Any]] = []
+    run = PostgresTx._exec
+
+    def explain_first(tx: PostgresTx, sql: str, args: Any) -> Any:
+        if not tx.begun:
+            run(tx, "SET LOCAL plan_cache_mode = force_generic_plan", ())
+        cur = tx._cur
+        cur.execute("SAVEPOINT explained")
+        (plan,) = cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, args).fetchone()
+        cur.execute("ROLLBACK TO SAVEPOINT explained")
+        seen.append((sql, plan))
+        return run(tx, sql, args)
+
+    monkeypatch.setattr(PostgresTx, "_exec", explain_first)
+    yield seen
+    monkeypatch.undo()
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _visits(plan: Any) -> tuple[list[str], int]:
+    """The sequential scans of schedules or targets in a plan, and the rows its scans of them
+    read (returned or filtered away, every loop)."""
+    scans, visited = [], 0
+    for node in _nodes(plan[0]["Plan"]):
+        if node.get("Relation Name") not in _TABLES:
+            continue
+        if node["Node Type"] == "Seq Scan":
+            scans.append(node["Relation Name"])
+        visited += node["Actual Loops"] * (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+                                           + node.get("Rows Removed by Index Recheck", 0))
+    return scans, visited
+
+
+def _pg_patch(url: str, config: Config, kinds: Any, elsewhere: int, in_resource: int,
+              monkeypatch: Any) -> list[tuple[str, Any]]:
+    store = open_store(url)
+    try:
+        _bulk_segment(store, "others", elsewhere, elsewhere, prefix="o")
+        _bulk_segment(store, "mine", in_resource + 1000, in_resource)
+        service = MockService(config, store, SettableClock(T0))
+        with _explained(monkeypatch) as seen:
+            result = _thousand_adds(service, kinds, "mine", first=in_resource)
+        assert result["failedInstructions"] == 0 and len(result["items"]) == 1000
+        return seen
+    finally:
+        store.close()
+
+
+def test_postgres_a_thousand_instruction_patch_visits_the_same_rows_however_big_the_store(
+    pg_cluster: Any, config: Config, kinds: Any, monkeypatch: Any
+) -> None:
+    runs = [_pg_patch(pg_cluster.fresh_url(), config, kinds, elsewhere, in_resource, monkeypatch)
+            for elsewhere, in_resource in ((100, 100), (20_000, 100), (100, 20_000))]
+    shapes = [_shape([sql for sql, _ in run]) for run in runs]
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert len(shapes[0]) < 12, shapes[0]  # a few statements, not one per instruction
+    for run in runs:
+        assert [scan for _, plan in run for scan in _visits(plan)[0]] == []
+    visited = [[_visits(plan)[1] for _, plan in run] for run in runs]
+    assert visited[0] == visited[1] == visited[2], list(zip(shapes[0], *visited, strict=True))
+
+
+def test_postgres_listing_reads_one_resource_through_an_index(
+    pg_url: str, config: Config, monkeypatch: Any
+) -> None:
+    store = open_store(pg_url)
+    try:
+        _bulk_segment(store, "big", 10_000, 10_000)
+        _bulk_segment(store, "other", 5_000, 5_000, prefix="o")
+        service = MockService(config, store, SettableClock(T0))
+        with _explained(monkeypatch) as seen:
+            items = plain(service.segment_schedules(PROJECT, ENV, "big", users_only=False))["items"]
+        assert len(items) == 10_000
+        assert [scan for _, plan in seen for scan in _visits(plan)[0]] == []
+        listing = [plan for sql, plan in seen if "SELECT item" in sql]
+        assert len(listing) == 1 and _visits(listing[0])[1] == 10_000
+    finally:
+        store.close()
+
+
+def test_postgres_the_checkers_see_scans(pg_url: str, monkeypatch: Any) -> None:
+    """The checks above can fail: a scan of a whole table is reported, with the rows it read."""
+    store = open_store(pg_url)
+    try:
+        _bulk_segment(store, "x", 50, 50)
+        with _explained(monkeypatch) as seen:
+            store.read(lambda tx: tx._all("SELECT id FROM schedules WHERE version = 3", ()))
+        assert _visits(seen[-1][1]) == (["schedules"], 50)
+    finally:
+        store.close()

@@ -1,10 +1,14 @@
-"""The SQLite implementation of :class:`~mock_server.store.Store`.
+"""The SQLite :class:`~mock_server.storage.protocol.Store`: today's file or ``:memory:`` store.
 
 A file database runs in WAL mode with one connection per thread; every write
 transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue
 instead of losing updates, and a writer that waits longer than the busy
 timeout gets a 409 ``conflict``. ``:memory:`` uses one connection guarded by
 a lock (an in-memory database cannot be shared between connections).
+
+What only SQLite does stays here: the write connection's context cache, kept fresh with
+``PRAGMA data_version`` (context_cache.py), listings joined with ``group_concat``, and the
+busy timeout turned into 409.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import conflict
+from ..representations import schedule_item_json
 from .context_cache import ContextCache
-from .errors import conflict
-from .representations import schedule_item_json
-from .store import (
-    NO_VARIATION,
+from .protocol import StoreOpenError
+from .records import (
     FlagEnvRecord,
     FlagRecord,
     Resource,
@@ -30,6 +34,8 @@ from .store import (
 )
 
 __all__ = ["SqliteStore"]
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -78,6 +84,7 @@ _SCHEDULE_COLUMNS = (
     "id, project, env, resource_kind, resource_key, context_kind, context_key,"
     " target_type, variation_id, version, expiration_date"
 )
+_S_SCHEDULE_COLUMNS = ", ".join("s." + c.strip() for c in _SCHEDULE_COLUMNS.split(","))
 _INSERT_SCHEDULE = f"INTO schedules ({_SCHEDULE_COLUMNS}, item) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
@@ -100,8 +107,6 @@ def _schedule_values(s: Schedule) -> tuple[Any, ...]:
             s.target_type, s.variation_id, s.version, s.expiration_date, schedule_item_json(s))
 
 
-
-
 def _order(columns: Sequence[str], descending: bool) -> str:
     """An ORDER BY list, every column the same way (an index serves it in either direction)."""
     return ", ".join(f"{c} DESC" if descending else c for c in columns)
@@ -120,8 +125,23 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start:start + _CHUNK]
 
 
+def _kind_clause(context_kind: str | None) -> tuple[str, tuple[str, ...]]:
+    return ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
+
+
+# The schedules of one context on every flag of a project (env, kind, key, project): one probe
+# of schedules_by_target per flag; no index on the context, so that a PATCH's inserts stay
+# local to the resource's part of the index.
+_FLAG_SCHEDULES_JOIN = (
+    " JOIN schedules s ON s.project = f.project AND s.env = ?"
+    " AND s.resource_kind = 'flag' AND s.resource_key = f.key"
+    " AND s.context_kind = ? AND s.context_key = ? WHERE f.project = ?"
+)
+
+
 class SqliteTx:
-    """One transaction; the methods of :class:`~mock_server.store.Tx`.
+    """One transaction; the methods of :class:`~mock_server.storage.protocol.Tx` and
+    :class:`~mock_server.storage.protocol.Listings`.
 
     ``cache``: the connection's :class:`ContextCache` in write transactions; otherwise a
     fresh one that lives as long as the transaction. Every write that is not the schedule
@@ -249,29 +269,6 @@ class SqliteTx:
         ).fetchall()
         return [TargetRow(*r) for r in rows]
 
-    def has_target(
-        self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str,
-        variation: int = NO_VARIATION,
-    ) -> bool:
-        row = self._c.execute(
-            "SELECT 1 FROM targets WHERE owner = ? AND project = ? AND env = ? AND owner_key = ?"
-            f" AND context_kind = ? AND context_key = ? AND slot IN ({_marks(slots)})"
-            " AND variation = ? LIMIT 1",
-            (res.kind, res.project, res.env, res.key, context_kind, context_key, *slots, variation),
-        ).fetchone()
-        return row is not None
-
-    def target_variations(
-        self, res: Resource, slots: Sequence[str], context_kind: str, context_key: str
-    ) -> list[int]:
-        rows = self._c.execute(
-            "SELECT DISTINCT variation FROM targets WHERE owner = ? AND project = ? AND env = ?"
-            " AND owner_key = ? AND context_kind = ? AND context_key = ?"
-            f" AND slot IN ({_marks(slots)}) ORDER BY variation",
-            (res.kind, res.project, res.env, res.key, context_kind, context_key, *slots),
-        ).fetchall()
-        return [r[0] for r in rows]
-
     def add_target(self, res: Resource, row: TargetRow) -> bool:
         self._changed()
         cur = self._c.execute(
@@ -311,25 +308,6 @@ class SqliteTx:
 
     # schedules -----------------------------------------------------------
 
-    def find_schedule(
-        self, res: Resource, context_kind: str, context_key: str, target_type: str
-    ) -> Schedule | None:
-        row = self._c.execute(
-            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE project = ? AND env = ?"
-            " AND resource_kind = ? AND resource_key = ? AND context_kind = ?"
-            " AND context_key = ? AND target_type = ?",
-            (res.project, res.env, res.kind, res.key, context_kind, context_key, target_type),
-        ).fetchone()
-        return None if row is None else _schedule(row)
-
-    def put_schedule(self, s: Schedule) -> None:
-        self._changed()
-        self._c.execute("INSERT OR REPLACE " + _INSERT_SCHEDULE, _schedule_values(s))
-
-    def delete_schedule(self, schedule_id: str) -> None:
-        self._changed()
-        self._c.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
-
     def context_schedules(
         self, res: Resource, context_kind: str, context_keys: Sequence[str]
     ) -> list[Schedule]:
@@ -364,7 +342,7 @@ class SqliteTx:
 
     def write_schedules(
         self, deleted: Sequence[str], updated: Sequence[Schedule], inserted: Sequence[Schedule]
-    ) -> dict[str, str]:
+    ) -> Mapping[str, str]:
         self._cache.apply(deleted, updated, inserted)
         if deleted:
             self._c.executemany("DELETE FROM schedules WHERE id = ?", [(i,) for i in deleted])
@@ -385,20 +363,27 @@ class SqliteTx:
             self._c.executemany("INSERT " + _INSERT_SCHEDULE, values)
         return items
 
-    def schedules_for(self, res: Resource) -> list[Schedule]:
+    def schedules_for(self, res: Resource, context_kind: str | None = None) -> list[Schedule]:
+        kind_clause, kind_args = _kind_clause(context_kind)
         rows = self._c.execute(
             f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE project = ? AND env = ?"
-            " AND resource_kind = ? AND resource_key = ?"
-            " ORDER BY context_kind, context_key, target_type, variation_id",
-            (res.project, res.env, res.kind, res.key),
+            " AND resource_kind = ? AND resource_key = ?" + kind_clause,
+            (res.project, res.env, res.kind, res.key, *kind_args),
+        ).fetchall()
+        return [_schedule(r) for r in rows]
+
+    def flag_schedules_of(
+        self, project: str, env: str, context_kind: str, context_key: str
+    ) -> list[Schedule]:
+        rows = self._c.execute(
+            f"SELECT {_S_SCHEDULE_COLUMNS} FROM flags f" + _FLAG_SCHEDULES_JOIN,
+            (env, context_kind, context_key, project),
         ).fetchall()
         return [_schedule(r) for r in rows]
 
     def schedule_listing(self, res: Resource, context_kind: str | None = None, *,
                          descending: bool = False) -> bytes:
-        kind_clause, kind_args = (
-            ("", ()) if context_kind is None else (" AND context_kind = ?", (context_kind,))
-        )
+        kind_clause, kind_args = _kind_clause(context_kind)
         order = _order(("context_kind", "context_key", "target_type", "variation_id"),
                        descending)
         return self._joined_items(
@@ -412,14 +397,9 @@ class SqliteTx:
         self, project: str, env: str, context_kind: str, context_key: str, *,
         descending: bool = False,
     ) -> bytes:
-        # One probe of schedules_by_target per flag of the project: no index on the
-        # context, so a PATCH's inserts stay local to the resource's part of the index.
         return self._joined_items(
-            "SELECT s.item FROM flags f"
-            " JOIN schedules s ON s.project = f.project AND s.env = ?"
-            " AND s.resource_kind = 'flag' AND s.resource_key = f.key"
-            " AND s.context_kind = ? AND s.context_key = ?"
-            " WHERE f.project = ? ORDER BY " + _order(("f.key", "s.target_type"), descending),
+            "SELECT s.item FROM flags f" + _FLAG_SCHEDULES_JOIN
+            + " ORDER BY " + _order(("f.key", "s.target_type"), descending),
             (env, context_kind, context_key, project),
         )
 
@@ -491,7 +471,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SqliteStore:
-    """A :class:`~mock_server.store.Store` over one SQLite database."""
+    """A :class:`~mock_server.storage.protocol.Store` over one SQLite database."""
 
     def __init__(self, path: str = ":memory:", *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
@@ -503,10 +483,14 @@ class SqliteStore:
         self._shared_lock = threading.RLock()  # only for :memory:
         self._shared: sqlite3.Connection | None = None
         self._caches: dict[int, ContextCache] = {}  # id(connection) -> its cache
-        with self._shared_lock if self._memory else nullcontext():
-            conn = self._conn()
-            conn.executescript(SCHEMA)
-            _add_items(conn)
+        try:
+            with self._shared_lock if self._memory else nullcontext():
+                conn = self._conn()
+                conn.executescript(SCHEMA)
+                _add_items(conn)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreOpenError(f"cannot open the SQLite database {path!r}: {exc}") from None
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -535,15 +519,13 @@ class SqliteStore:
             conn = self._local.conn = self._open()
         return conn
 
-    @contextmanager
-    def write(self) -> Iterator[SqliteTx]:
+    def write(self, work: Callable[[SqliteTx], T]) -> T:
         with self._exclusive():
-            yield from self._transaction("BEGIN IMMEDIATE", write=True)
+            return self._transaction("BEGIN IMMEDIATE", work, write=True)
 
-    @contextmanager
-    def read(self) -> Iterator[SqliteTx]:
+    def read(self, work: Callable[[SqliteTx], T]) -> T:
         with self._exclusive():
-            yield from self._transaction("BEGIN", write=False)
+            return self._transaction("BEGIN", work, write=False)
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -557,7 +539,7 @@ class SqliteStore:
         finally:
             self._shared_lock.release()
 
-    def _transaction(self, begin: str, *, write: bool) -> Iterator[SqliteTx]:
+    def _transaction(self, begin: str, work: Callable[[SqliteTx], T], *, write: bool) -> T:
         conn = self._conn()
         cache = self._caches[id(conn)] if write else None
         try:
@@ -565,7 +547,7 @@ class SqliteStore:
             if cache is not None:  # holding the write lock: nobody commits until we end
                 cache.sync(conn.execute("PRAGMA data_version").fetchone()[0])
             try:
-                yield SqliteTx(conn, cache)
+                result = work(SqliteTx(conn, cache))
             except BaseException:
                 if cache is not None:
                     cache.clear()
@@ -573,6 +555,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            return result
         except sqlite3.OperationalError as exc:
             if cache is not None:
                 cache.clear()

@@ -5,7 +5,7 @@ it names (two indexed ``IN`` queries: the larger part of its SQL), changes a few
 and writes them back in one batch. This cache keeps those rows per (resource, context kind,
 context key), so that the next PATCH naming the same contexts reads none of them again.
 
-It is only ever right, never stale, because :class:`~mock_server.sqlite_store.SqliteStore`:
+It is only ever right, never stale, because :class:`~mock_server.storage.sqlite.SqliteStore`:
 
 - consults it inside write transactions only (``BEGIN IMMEDIATE``: nobody else commits
   until this transaction ends);
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .store import Resource, Schedule, TargetRow
+from .records import Resource, Schedule, TargetRow
 
 __all__ = ["ContextCache", "ScheduleFields"]
 
