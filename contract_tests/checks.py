@@ -282,8 +282,9 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
     readings the server follows (None: the request cannot tell them apart). The seeds: a well-formed request whose instructions partly fail
     gets 200 with `errors`, and `successfulInstructions` counts the others — they took effect.
     The reference spec's general section: "Semantic patches are not applied partially; either
-    all of the instructions are applied or none of them are" — nothing took effect. Either
-    passes; the instructions that must fail are in `errors` under both."""
+    all of the instructions are applied or none of them are" — nothing took effect, and then
+    every instruction is reported failed. Either passes; the instructions that must fail are in
+    `errors` under both."""
     for e in expectations:
         if not e.must_succeed:
             checked(_rule_of(e, rule_of))
@@ -296,10 +297,9 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
         check_expected_outcomes(expectations, failed, rule_of)
         check_state(before, after, expectations)
         return None  # nothing fails, or nothing may succeed: the readings agree
-    nothing_applied = after == before and (
-        _expected_dates(before, expectations) != _dates(before)
-        or all(e.index in failed for e in succeeding))
-    if nothing_applied:
+    # atomic: nothing took effect, and the answer says so of every instruction (one that
+    # reports an instruction successful which did not take effect is wrong by either reading)
+    if after == before and all(e.index in failed for e in succeeding):
         checked("successful-take-effect")
         return ATOMIC
     check_expected_outcomes(expectations, failed, rule_of)

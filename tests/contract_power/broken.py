@@ -17,14 +17,13 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
-from mock_server.store import NO_VARIATION
-
 from contract_tests.families import FAMILIES
 from contract_tests.recorder import operation_for
 from contract_tests.targets import mock_app
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE
+from mock_server.storage.records import NO_VARIATION
 
-__all__ = ["BREAKS", "WITHOUT_TIER1"]
+__all__ = ["BREAKS"]
 
 Rewrite = Callable[[str, int, Any], tuple[int, Any]]  # (operation, status, body) -> new pair
 
@@ -282,7 +281,8 @@ def all_or_nothing() -> Any:
 
     run = expiring._run
 
-    def transactional(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
+    def transactional(view: Any, instructions: Any, kinds: Any, apply: Any,
+                  policy: Any) -> Any:
         failed = []
 
         def tracked(*args: Any) -> Any:
@@ -298,10 +298,10 @@ def all_or_nothing() -> Any:
             if not failed:
                 return flush()
             view.current = {}
-            return {}
+            return {}, set()
 
         view.flush = flush_unless_failed
-        return run(view, instructions, kinds, tracked)
+        return run(view, instructions, kinds, tracked, policy)
 
     expiring._run = transactional  # type: ignore[assignment]
     return mock_app()
@@ -322,7 +322,8 @@ def _untargeting(picks: Callable[[str], bool]) -> Callable[[], Any]:
             return {k: None if s is None else (s.id, s.expiration_date, s.version)
                     for k, s in view.current.items()}
 
-        def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
+        def untargeting(view: Any, instructions: Any, kinds: Any, apply: Any,
+                policy: Any) -> Any:
             changed: list[Any] = []
 
             def tracked(instruction: dict[str, Any], kind: str, spec: Any) -> Any:
@@ -332,7 +333,7 @@ def _untargeting(picks: Callable[[str], bool]) -> Callable[[], Any]:
                     changed.extend(k for k, v in state(view).items() if v != before.get(k))
                 return result
 
-            outcome = run(view, instructions, kinds, tracked)
+            outcome = run(view, instructions, kinds, tracked, policy)
             for res, context_kind, context_key, target_type in changed:
                 slots = (segment_slots(target_type, context_kind) if res.kind == "segment"
                          else FLAG_SLOTS)
@@ -367,8 +368,9 @@ def patch_items_show_state_before() -> Any:
         return replace(schedule, variation_id=variation_id, version=version,
                        expiration_date=date)
 
-    def stale_answer(view: Any, instructions: Any, kinds: Any, apply: Any) -> Any:
-        outcome = run(view, instructions, kinds, apply)
+    def stale_answer(view: Any, instructions: Any, kinds: Any, apply: Any,
+                 policy: Any) -> Any:
+        outcome = run(view, instructions, kinds, apply, policy)
         outcome.schedules = [as_before(view, s) for s in outcome.schedules]
         outcome.written = {}  # the items are rendered from the schedules above
         return outcome
@@ -592,14 +594,4 @@ BREAKS: dict[str, tuple[str, ...]] = {
     "patch_items_show_state_before": ("[views-agree]",),
     "user_listing_lags": ("[users-are-contexts]",),
     "user_key_decoded_twice": ("[instruction-counts]", "[successful-take-effect]"),
-}
-
-# Servers that tier 1 (Schemathesis' positive and negative data) catches first, and the rule
-# that tier 2 names when tier 1 is left out (-m "not tier1"): the tier-2 strategies cover the
-# same ground, so a run of tier 2 alone still catches them.
-WITHOUT_TIER1: dict[str, tuple[str, ...]] = {
-    "rejects_comment": ("[instruction-counts]",),
-    "rejects_unknown_instruction_properties": ("[instruction-counts]",),
-    "int64_unchecked": ("[well-formed-or-400]",),
-    "enums_unchecked": ("[well-formed-or-400]",),
 }
