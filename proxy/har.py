@@ -17,11 +17,13 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .exchange import Exchange
 from .files import write_atomically
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
 
 __all__ = ["HarError", "HarLog", "RecordedRequest", "read_har"]
 

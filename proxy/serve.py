@@ -17,21 +17,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
-import uvicorn
 
-from .checker import Checker
-from .console import Summary
-from .exchange import Credentials, Exchange
-from .forward import Forwarder
-from .har import HarLog
-from .ledger import Ledger
-from .model import Model
-from .report import write_reports
+if TYPE_CHECKING:
+    from .console import Summary
+    from .exchange import Credentials, Exchange
+    from .har import HarLog
+    from .ledger import Ledger
 
-__all__ = ["BAD_INPUT", "check_upstream", "main"]
+__all__ = ["BAD_INPUT", "BadInput", "check_upstream", "main"]
 
 BAD_INPUT = 2
 HOST = "127.0.0.1"
@@ -63,25 +60,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_upstream(url: str) -> str:
-    """The upstream's root URL, once it answered HTTP; `BadInput` otherwise."""
+def check_upstream(url: str, option: str = "--upstream") -> str:
+    """The server's root URL, once it answered HTTP; `BadInput` otherwise (`option`: how the
+    command line named it)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadInput(f"--upstream {url!r} is not an http:// or https:// URL")
+        raise BadInput(f"{option} {url!r} is not an http:// or https:// URL")
     if parts.path not in ("", "/") or parts.query:
-        raise BadInput(f"--upstream {url!r} has a path: give the server's root (the "
+        raise BadInput(f"{option} {url!r} has a path: give the server's root (the "
                        "operations' paths start with /api/v2)")
     root = f"{parts.scheme}://{parts.netloc}"
     try:
         httpx.get(root + "/", timeout=PROBE_TIMEOUT_S, trust_env=False)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise BadInput(f"cannot connect to the upstream {root} ({exc or type(exc).__name__})"
+        raise BadInput(f"{option} {root}: cannot connect ({exc or type(exc).__name__})"
                        ) from None
     except httpx.ReadTimeout:
-        raise BadInput(f"the upstream {root} accepted the connection but sent no HTTP answer in "
+        raise BadInput(f"{option} {root}: it accepted the connection but sent no HTTP answer in "
                        f"{PROBE_TIMEOUT_S:.0f} s: is it an HTTP server?") from None
     except httpx.HTTPError as exc:
-        raise BadInput(f"the upstream {root} does not speak HTTP ({type(exc).__name__}: "
+        raise BadInput(f"{option} {root}: it does not speak HTTP ({type(exc).__name__}: "
                        f"{exc})") from None
     return root
 
@@ -108,6 +106,12 @@ def _http_protocol() -> str:
 async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
                  ledger: Ledger, summary: Summary, har: HarLog | None,
                  credentials: Credentials) -> None:
+    import uvicorn
+
+    from .checker import Checker
+    from .forward import Forwarder
+    from .model import Model
+
     def seen(exchange: Exchange) -> None:
         if har is not None:
             har.add(exchange)
@@ -136,6 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as exc:
         print(f"proxy: {exc}", file=sys.stderr)
         return BAD_INPUT
+    # imported once the input is known to be good: bad input is answered in a fraction of a
+    # second, before the operation model and the checks are loaded
+    from .console import Summary
+    from .exchange import Credentials
+    from .har import HarLog
+    from .ledger import Ledger
+    from .report import write_reports
+
     stopped: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises them after shutting down
         signal.signal(signum, lambda number, _frame: stopped.append(number))
