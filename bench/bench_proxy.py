@@ -5,8 +5,9 @@ The mock (``python -m mock_server``, a temporary SQLite file and configuration, 
 and the proxy in front of it (``python -m proxy``, checking every exchange) run as processes on
 127.0.0.1. The PATCH is the serve benchmark's: 10 ``updateExpiringTarget`` instructions without
 ``version`` on a segment whose 10 contexts are targeted and scheduled, so every instruction
-succeeds and the state stays the same size. One asyncio load generator (httpx, keep-alive
-connections) sends it open-loop at ``--rate`` requests per second -- each request leaves at its
+succeeds and the state stays the same size. One asyncio load generator (raw HTTP/1.1 on keep-alive
+connections, the requests prepared as bytes: it must not compete for the 2 cores with what it
+measures) sends it open-loop at ``--rate`` requests per second -- each request leaves at its
 scheduled time, whether or not earlier ones have been answered -- for ``--duration`` seconds to
 one target, then to the other, for ``--rounds`` rounds in alternating order, so a slow spell of a
 shared machine falls on both. Latency is timed from sending to having read the whole answer.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,8 +34,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from contract_tests.run import write_mock_config  # noqa: E402
-from mock_server.process import MockProcess, MockProcessError, free_port  # noqa: E402
+from contract_tests.run import write_mock_config
+from mock_server.process import MockProcess, MockProcessError, free_port
 
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
 SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
@@ -68,44 +70,105 @@ def _future() -> int:
     return int(time.time() * 1000) + 30 * DAY_MS
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the load generator: a request written as bytes
+    prepared once, the answer read by its Content-Length. A few microseconds per request, so
+    the generator does not compete with what it measures (an httpx client costs milliseconds
+    of CPU per request, which on a 2-core machine is as much as the proxy's own work)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.waiter is None:
+            return
+        head = self.buffer[:head_end].decode("latin-1").lower()
+        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        if len(self.buffer) < head_end + 4 + length:
+            return
+        body = self.buffer[head_end + 4:head_end + 4 + length]
+        self.buffer = self.buffer[head_end + 4 + length:]
+        self.waiter.set_result((int(head.split(" ", 2)[1]), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("closed"))
+
+    async def send(self, raw: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        try:
+            return await self.waiter
+        finally:
+            self.waiter = None
+
+
+def _request(base_url: str, body: bytes) -> bytes:
+    host = base_url.removeprefix("http://")
+    return (f"PATCH {_patch_path()} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
+            f"Content-Type: {SEMANTIC}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
 async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[float], int]:
-    """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed."""
+    """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed. A request
+    whose time has come takes an idle connection or opens one."""
+    loop = asyncio.get_running_loop()
+    host, port = base_url.removeprefix("http://").split(":")
+    idle: list[_Connection] = []
     latencies: list[float] = []
     failures = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0,
-                                 headers={"Authorization": WRITER,
-                                          "Content-Type": SEMANTIC}) as http:
-        async def one(value: int) -> None:
-            nonlocal failures
-            started = time.perf_counter()
-            try:
-                response = await http.patch(_patch_path(),
-                                            content=_body("updateExpiringTarget", value))
-                ok = response.status_code == 200 and not response.json().get("errors")
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                latencies.append((time.perf_counter() - started) * 1000)
-            else:
-                failures += 1
 
-        await one(_future())  # warm the connection
-        latencies.clear()
-        tasks = []
-        start, count = time.perf_counter(), int(rate * duration_s)
-        for i in range(count):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(_future() + i)))
-        await asyncio.gather(*tasks)
+    async def one(value: int) -> None:
+        nonlocal failures
+        if idle:
+            connection = idle.pop()
+        else:
+            _, connection = await loop.create_connection(_Connection, host, int(port))
+        raw = _request(base_url, _body("updateExpiringTarget", value))
+        started = time.perf_counter()
+        try:
+            status, body = await connection.send(raw)
+        except ConnectionError:
+            failures += 1
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        idle.append(connection)
+        if status == 200 and b'"errors":[]' in body.replace(b" ", b""):
+            latencies.append(elapsed)
+        else:
+            failures += 1
+
+    await one(_future())  # open a connection before the clock starts
+    latencies.clear()
+    tasks = []
+    start, count = time.perf_counter(), int(rate * duration_s)
+    for i in range(count):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(_future() + i)))
+    await asyncio.gather(*tasks)
+    for connection in idle:
+        assert connection.transport is not None
+        connection.transport.close()
     return latencies, failures
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,7 +92,7 @@ def compare(names: tuple[str, str], mock: SideRun, target: SideRun, base: Policy
                                                             _violations(names[1], target))
     exchanges = {item.label: item.exchange for item in mock.exchanges}
     pending: list[tuple[str, list[Difference], dict[str, tuple[str, ...]]]] = []
-    for label, exchange in exchanges.items():
+    for label in exchanges:
         rules = {n: r[label] for n, r in zip(names, (left_rules, right_rules), strict=True)
                  if label in r}
         pending.append((label, differences(left[label], right[label]) if label in right

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from contract_tests.families import FAMILIES, Family
 from generated.operations import SEMANTIC_PATCH_MEDIA_TYPE
@@ -71,16 +71,16 @@ class _Scenario:
     count: int = field(default=0)
 
     def _add(self, action: Action, point: str, *instructions: Instruction,
-             user: Who | None = None, **options: object) -> None:
+             user: Who | None = None, **options: Any) -> None:
         self.count += 1
         per_user = self.family.resource == "user"
         if per_user and user is None and instructions:
             user = instructions[0].who
         self.steps.append(Step(f"{self.family_id} · {self.name} · {self.count}", self.family_id,
                                action, point, instructions, user if per_user else None,
-                               **options))  # type: ignore[arg-type]
+                               **options))
 
-    def patch(self, point: str, *instructions: Instruction, **options: object) -> None:
+    def patch(self, point: str, *instructions: Instruction, **options: Any) -> None:
         self._add("patch", point, *instructions, **options)
 
     def read(self, point: str, user: Who) -> None:
@@ -105,7 +105,8 @@ def _family_steps(family_id: str, family: Family, slots: list[int], base_ms: int
 
     s0, s1, s2, s3, s4, s5 = slots
     segment_version = family.update.version_of == "segment"
-    current = "current" if segment_version else "none"  # seed 000 needs the segment's
+    # seed 000 needs the segment's version; the others' is optional
+    current: Literal["current", "none"] = "current" if segment_version else "none"
 
     again = scenario("add on a scheduled target")
     again.patch("setup", Instruction("add", s0, day()))

@@ -35,8 +35,8 @@ def _policy_block(comparison: Comparison) -> str | None:
 
 def summary_lines(comparison: Comparison, meta: dict[str, Any]) -> list[str]:
     mock, target = comparison.sides
-    lines = [f"fidelity: {mock} (the kit's mock, policy {meta['policy']}) against {target}; "
-             f"seed {meta['seed']}"]
+    lines = [(f"fidelity: {mock} (the kit's mock, policy {meta['policy']}) against {target}; "
+             f"seed {meta['seed']}")]
     for operation, (same, compared) in comparison.fidelity().items():
         lines.append(f"fidelity: {operation}: {same}/{compared} identical "
                      f"({_percent(same, compared)})")
@@ -103,8 +103,8 @@ def render_markdown(comparison: Comparison, meta: dict[str, Any]) -> str:
     out = ["# Mock fidelity report", "", "| | |", "| --- | --- |",
            f"| the kit's mock | {mock} (policy {meta['policy']}) |", f"| target | {target} |",
            f"| seed | {meta['seed']} (`--seed {meta['seed']}` repeats the plan) |",
-           f"| fidelity | **{_percent(same, compared)}** ({same} of {compared} exchanges "
-           "identical after normalisation) |"]
+           (f"| fidelity | **{_percent(same, compared)}** ({same} of {compared} exchanges "
+           "identical after normalisation) |")]
     if comparison.after:
         out.append(f"| with the settings below | {_percent(*comparison.after)} |")
     out += ["", "## Fidelity per operation", "", "| operation | identical | compared | fidelity |",
@@ -113,15 +113,15 @@ def render_markdown(comparison: Comparison, meta: dict[str, Any]) -> str:
             for op, (s, n) in comparison.fidelity().items()]
     block = _policy_block(comparison)
     out += ["", "## Mock policy settings that reproduce the target", ""]
-    out += (["Add this to the mock's configuration (`mock_server/policy.py`, docs/mock-server.md"
-             ", \"Reference policy\"):", "", "```yaml", block, "```"] if block else
+    out += ([("Add this to the mock's configuration (`mock_server/policy.py`, docs/mock-server.md"
+             ", \"Reference policy\"):"), "", "```yaml", block, "```"] if block else
             ["None needed." if not comparison.count("open point") else "None found."])
     differing = [e for e in comparison.exchanges if e.verdict not in ("identical",)]
     out += ["", f"## Differences ({len(differing)})", "",
-            "Each exchange that is not identical after normalisation: *contract violation* "
+            ("Each exchange that is not identical after normalisation: *contract violation* "
             "(a side breaks tier 1-2; the rules are listed), *open point* (tier 3: an answer "
             "the documents allow; the setting makes the mock give it), *unexplained* (no "
-            "policy setting reproduces it), *not run* (one side stopped first).", ""]
+            "policy setting reproduces it), *not run* (one side stopped first)."), ""]
     for exchange in differing:
         out += [f"### {exchange.label}", "", f"`{exchange.request}` ({exchange.operation}): "
                 f"**{exchange.verdict}**"

@@ -119,10 +119,10 @@ def render_markdown(ledger: Ledger, title: str) -> str:
            f"| target | {ledger.target} |",
            f"| from | {data['started']} |", f"| to | {data['finished']} |",
            f"| exchanges | {ledger.exchanges} |",
-           f"| violations | {ledger.violation_count} (tier 1: {ledger.tier_count(1)}, "
-           f"tier 2: {ledger.tier_count(2)}) |",
-           f"| infrastructure failures | {ledger.infrastructure_count} (no answer from the API: "
-           "not violations) |",
+           (f"| violations | {ledger.violation_count} (tier 1: {ledger.tier_count(1)}, "
+           f"tier 2: {ledger.tier_count(2)}) |"),
+           (f"| infrastructure failures | {ledger.infrastructure_count} (no answer from the API: "
+           "not violations) |"),
            f"| outside the operation model | {ledger.unmatched} (passed on, not judged) |",
            f"| not judged as a sequence | {ledger.unordered} (overlapped another write) |",
            "", "## Operations × tiers", "", "| operation | tier 1 (schema) | tier 2 (semantics) |",
@@ -142,8 +142,8 @@ def render_markdown(ledger: Ledger, title: str) -> str:
     if not ledger.violations:
         out.append("None.")
     for number, violation in enumerate(ledger.violations, 1):
-        out += [f"### {number}. `{violation.rule}` (tier {violation.tier}) in "
-                f"`{violation.operation}`, exchange #{violation.exchange}", "",
+        out += [(f"### {number}. `{violation.rule}` (tier {violation.tier}) in "
+                f"`{violation.operation}`, exchange #{violation.exchange}"), "",
                 violation.message, "", _fence("\n".join(
                     _exchange_lines(ledger.shown.get(violation.exchange))), "text"), ""]
         if violation.origin:
@@ -153,8 +153,8 @@ def render_markdown(ledger: Ledger, title: str) -> str:
         out.append(f"… and {ledger.violation_count - len(ledger.violations)} more (counted in "
                    "the tables above, not kept).")
     out += ["", f"## Infrastructure failures ({ledger.infrastructure_count})", "",
-            "Exchanges that got no answer from the API (the upstream unreachable, a timeout, a "
-            "gateway's 502/503/504): they prove nothing about the contract.", ""]
+            ("Exchanges that got no answer from the API (the upstream unreachable, a timeout, a "
+            "gateway's 502/503/504): they prove nothing about the contract."), ""]
     out += [f"- {reason}: {count}" for reason, count in sorted(ledger.infrastructure.items())]
     return "\n".join(out).rstrip() + "\n"
 

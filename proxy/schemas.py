@@ -50,7 +50,7 @@ def _response(operation: Operation, status: int) -> tuple[str, Mapping[str, Any]
 def response_content(operation: Operation, status: int) -> tuple[str, ...]:
     """The media types documented for that status (empty: no body documented)."""
     found = _response(operation, status)
-    return tuple((found[1].get("content") or {})) if found else ()
+    return tuple(found[1].get("content") or {}) if found else ()
 
 
 def response_headers(operation: Operation, status: int) -> Mapping[str, tuple[bool, Any]]:

@@ -36,9 +36,9 @@ def check(exchange: Exchange, route: Route) -> Iterator[Finding]:
         yield "not_a_server_error", f"HTTP {status}"
         return
     if status not in operation.status_codes:
-        yield ("status_code_conformance", f"HTTP {status} is not documented for "
+        yield ("status_code_conformance", (f"HTTP {status} is not documented for "
                f"{operation.operation_id} (documented: "
-               f"{', '.join(map(str, operation.status_codes))})")
+               f"{', '.join(map(str, operation.status_codes))})"))
         return
     yield from _headers(exchange, route)
     media_types = schemas.response_content(operation, status)
@@ -48,8 +48,8 @@ def check(exchange: Exchange, route: Route) -> Iterator[Finding]:
     media_type = next((m for m in media_types
                        if content_type and media_type_matches(content_type, m)), None)
     if media_type is None:
-        yield ("content_type_conformance", f"HTTP {status} with Content-Type {content_type!r}; "
-               f"documented: {', '.join(media_types)}")
+        yield ("content_type_conformance", (f"HTTP {status} with Content-Type {content_type!r}; "
+               f"documented: {', '.join(media_types)}"))
         return
     body = exchange.response_json
     if body is NOT_JSON:
@@ -67,8 +67,8 @@ def _headers(exchange: Exchange, route: Route) -> Iterator[Finding]:
         if value is None:
             if required:
                 yield ("response_headers_conformance",
-                       f"HTTP {exchange.status} has no {name} header, which it documents as "
-                       "required")
+                       (f"HTTP {exchange.status} has no {name} header, which it documents as "
+                       "required"))
             continue
         if not validator.is_valid(_header_value(value)):
             yield ("response_headers_conformance",

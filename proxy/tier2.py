@@ -64,8 +64,8 @@ def check(exchange: Exchange, route: Route, instructions: list[Any] | None) -> I
         yield "access-control", f"HTTP {status} to a request without an Authorization header"
     semantic_only = "semantic-content-type" in rules
     if taken and semantic_only and media_type != SEMANTIC_PATCH_MEDIA_TYPE:
-        yield ("semantic-content-type", f"HTTP {status} to a semantic patch sent with "
-               f"Content-Type {exchange.request_header('content-type')!r}")
+        yield ("semantic-content-type", (f"HTTP {status} to a semantic patch sent with "
+               f"Content-Type {exchange.request_header('content-type')!r}"))
     elif taken and media_type is not None and "well-formed-or-400" in rules:
         problem = _malformed(exchange, operation, media_type)
         if problem is not None:
@@ -111,5 +111,5 @@ def _rate_limited(exchange: Exchange) -> Iterator[Finding]:
         yield "rate-limit", "HTTP 429 without a Retry-After header"
     if exchange.response_header("x-ratelimit-reset") is None or not any(
             exchange.response_header(name) is not None for name in RATE_LIMIT_REMAINING):
-        yield ("rate-limit", "HTTP 429 without the X-Ratelimit-Reset and "
-               "X-Ratelimit-*-Remaining headers of its window")
+        yield ("rate-limit", ("HTTP 429 without the X-Ratelimit-Reset and "
+               "X-Ratelimit-*-Remaining headers of its window"))

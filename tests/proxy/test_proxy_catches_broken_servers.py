@@ -10,8 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import ENV, PROJECT, SEMANTIC, WRITER, Processes, ProxyRun, future, serve_app, \
-    wait_http
+from proxy_helpers import (
+    ENV,
+    PROJECT,
+    SEMANTIC,
+    WRITER,
+    Processes,
+    ProxyRun,
+    future,
+    serve_app,
+    wait_http,
+)
 
 pytestmark = pytest.mark.timeout(90)
 

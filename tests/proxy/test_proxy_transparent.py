@@ -11,8 +11,17 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from proxy_helpers import ENV, PROJECT, SEMANTIC, WRITER, Processes, ProxyRun, future, serve_app, \
-    wait_http
+from proxy_helpers import (
+    ENV,
+    PROJECT,
+    SEMANTIC,
+    WRITER,
+    Processes,
+    ProxyRun,
+    future,
+    serve_app,
+    wait_http,
+)
 
 from mock_server.process import MockProcess
 
