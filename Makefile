@@ -6,7 +6,8 @@ PORT ?= 8765
 DB ?= mock-server.sqlite3
 CONFIG ?=
 
-.PHONY: install generate check-generated test serve contract bench-generate bench-serve bench-serve-pg lint
+.PHONY: install generate check-generated test serve contract bench-generate bench-serve \
+	bench-serve-pg lint proxy replay compare bench-proxy
 
 install: $(VENV)/.installed
 
@@ -26,7 +27,7 @@ test: install check-generated
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check generator mock_server contract_tests tests
+	$(VENV)/bin/ruff check generator mock_server contract_tests proxy fidelity tests
 
 # The contract suite (docs/contract-suite.md). Without BASE_URL: against the kit's mock, started
 # as a real process on a free loopback port and stopped afterwards, every tier. With
@@ -81,3 +82,30 @@ bench-serve: install bench/node_modules/.installed
 # PG_URL=postgresql://... to use a server of yours, else a throwaway one (needs PostgreSQL).
 bench-serve-pg: install
 	$(PY) bench/bench_serve_pg.py $(if $(PG_URL),--pg-url '$(PG_URL)')
+
+# The validating proxy (docs/proxy.md): `make proxy UPSTREAM=https://staging.example.com
+# PORT=8766 HAR=traffic.har`: forwards every request on 127.0.0.1:PORT to UPSTREAM unchanged,
+# judges the traffic by tiers 1-2, writes reports/proxy.md and .json on Ctrl-C (HAR: also the
+# traffic, without credentials). PORT defaults to 8766 here (8765 is the mock's).
+PROXY_PORT = $(if $(filter command line environment,$(origin PORT)),$(PORT),8766)
+proxy: install
+	$(if $(UPSTREAM),,$(error UPSTREAM=https://... is required))
+	$(PY) -m proxy --upstream '$(UPSTREAM)' --port $(PROXY_PORT) $(if $(HAR),--har '$(HAR)')
+
+# A recorded HAR file's requests sent again to BASE_URL, judged the same way (token from
+# LD_API_TOKEN; reports/replay.md and .json).
+replay: install
+	$(if $(HAR),,$(error HAR=file.har is required))
+	$(if $(BASE_URL),,$(error BASE_URL=https://... is required))
+	$(PY) -m proxy.replay '$(HAR)' --base-url '$(BASE_URL)'
+
+# The mock's fidelity against BASE_URL (docs/proxy.md): one seeded plan against both, every
+# difference classified; SEED=N repeats a plan, MAX_REQUESTS=N bounds what the target gets,
+# MOCK_URL=... compares with a running kit mock instead of starting one. reports/fidelity.md.
+compare: install
+	$(if $(BASE_URL),,$(error BASE_URL=https://... is required))
+	$(PY) -m fidelity --base-url '$(BASE_URL)' $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(MOCK_URL),--mock-url '$(MOCK_URL)')
+
+# Latency the proxy adds to a 10-instruction PATCH at 200 requests/s (bench/bench_proxy.py).
+bench-proxy: install
+	$(PY) bench/bench_proxy.py

@@ -1,0 +1,245 @@
+"""Proxy benchmark: the latency a 10-instruction PATCH gets through the validating proxy, against
+the same PATCH sent straight to the mock, at a fixed request rate on loopback.
+
+The mock (``python -m mock_server``, a temporary SQLite file and configuration, rate limit off)
+and the proxy in front of it (``python -m proxy``, checking every exchange) run as processes on
+127.0.0.1. The PATCH is the serve benchmark's: 10 ``updateExpiringTarget`` instructions without
+``version`` on a segment whose 10 contexts are targeted and scheduled, so every instruction
+succeeds and the state stays the same size. One asyncio load generator (raw HTTP/1.1 on keep-alive
+connections, the requests prepared as bytes: it must not compete for the 2 cores with what it
+measures) sends it open-loop at ``--rate`` requests per second -- each request leaves at its
+scheduled time, whether or not earlier ones have been answered -- for ``--duration`` seconds to
+one target, then to the other, for ``--rounds`` rounds in alternating order, so a slow spell of a
+shared machine falls on both. Latency is timed from sending to having read the whole answer.
+Prints median and p99 for both and what the proxy adds (targets: +2 ms median, +5 ms p99).
+Reports, does not assert; exits 1 when a request failed, 2 when the harness could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from contract_tests.run import write_mock_config
+from mock_server.process import MockProcess, MockProcessError, free_port
+
+WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
+SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
+PROJECT, ENVIRONMENT, SEGMENT = "default", "test", "bench-proxy"
+CONTEXTS = [f"bench-org-{i}" for i in range(10)]
+DAY_MS = 86_400_000
+
+
+def _patch_path() -> str:
+    return f"/api/v2/segments/{PROJECT}/{SEGMENT}/expiring-targets/{ENVIRONMENT}"
+
+
+def _body(kind: str, value: int) -> bytes:
+    return json.dumps({"instructions": [
+        {"kind": kind, "contextKind": "org", "contextKey": key, "targetType": "included",
+         "value": value} for key in CONTEXTS]}).encode()
+
+
+def provision(base_url: str) -> None:
+    """The segment, its 10 targeted contexts, and their schedules."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": WRITER}) as http:
+        http.post(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}",
+                  json={"key": SEGMENT, "name": SEGMENT}).raise_for_status()
+        http.patch(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}/{SEGMENT}", json=[
+            {"op": "add", "path": "/includedContexts",
+             "value": [{"contextKind": "org", "values": CONTEXTS}]}]).raise_for_status()
+        http.patch(_patch_path(), content=_body("addExpiringTarget", _future()),
+                   headers={"Content-Type": SEMANTIC}).raise_for_status()
+
+
+def _future() -> int:
+    return int(time.time() * 1000) + 30 * DAY_MS
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the load generator: a request written as bytes
+    prepared once, the answer read by its Content-Length. A few microseconds per request, so
+    the generator does not compete with what it measures (an httpx client costs milliseconds
+    of CPU per request, which on a 2-core machine is as much as the proxy's own work)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.waiter is None:
+            return
+        head = self.buffer[:head_end].decode("latin-1").lower()
+        length = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        if len(self.buffer) < head_end + 4 + length:
+            return
+        body = self.buffer[head_end + 4:head_end + 4 + length]
+        self.buffer = self.buffer[head_end + 4 + length:]
+        self.waiter.set_result((int(head.split(" ", 2)[1]), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("closed"))
+
+    async def send(self, raw: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        try:
+            return await self.waiter
+        finally:
+            self.waiter = None
+
+
+def _request(base_url: str, body: bytes) -> bytes:
+    host = base_url.removeprefix("http://")
+    return (f"PATCH {_patch_path()} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
+            f"Content-Type: {SEMANTIC}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
+async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[float], int]:
+    """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed. A request
+    whose time has come takes an idle connection or opens one."""
+    loop = asyncio.get_running_loop()
+    host, port = base_url.removeprefix("http://").split(":")
+    idle: list[_Connection] = []
+    latencies: list[float] = []
+    failures = 0
+
+    async def one(value: int) -> None:
+        nonlocal failures
+        if idle:
+            connection = idle.pop()
+        else:
+            _, connection = await loop.create_connection(_Connection, host, int(port))
+        raw = _request(base_url, _body("updateExpiringTarget", value))
+        started = time.perf_counter()
+        try:
+            status, body = await connection.send(raw)
+        except ConnectionError:
+            failures += 1
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        idle.append(connection)
+        if status == 200 and b'"errors":[]' in body.replace(b" ", b""):
+            latencies.append(elapsed)
+        else:
+            failures += 1
+
+    await one(_future())  # open a connection before the clock starts
+    latencies.clear()
+    tasks = []
+    start, count = time.perf_counter(), int(rate * duration_s)
+    for i in range(count):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(_future() + i)))
+    await asyncio.gather(*tasks)
+    for connection in idle:
+        assert connection.transport is not None
+        connection.transport.close()
+    return latencies, failures
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second (200)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per round (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per target (3)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
+        work = Path(tmp)
+        config = write_mock_config(work / "mock-config.yaml")
+        try:
+            mock = MockProcess(work / "mock.sqlite3", config, work / "mock.log")
+            mock.start()
+        except MockProcessError as exc:
+            print(f"bench_proxy: {exc}", file=sys.stderr)
+            return 2
+        port = free_port()
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "--upstream", mock.base_url, "--port", str(port),
+             "--reports-dir", str(work / "reports"), "--every", "1000000"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            return _run(args, mock.base_url, f"http://127.0.0.1:{port}")
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=30)
+            mock.stop()
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/", timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
+    _wait(proxied)
+    provision(direct)
+    samples: dict[str, list[float]] = {"direct": [], "proxy": []}
+    failed = 0
+    for round_number in range(args.rounds):
+        order = [("direct", direct), ("proxy", proxied)]
+        for name, url in order if round_number % 2 == 0 else reversed(order):
+            latencies, failures = asyncio.run(load(url, args.rate, args.duration))
+            samples[name] += latencies
+            failed += failures
+            print(f"round {round_number + 1} {name}: median {statistics.median(latencies):.2f} "
+                  f"ms, p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} requests)",
+                  flush=True)
+    result: dict[str, Any] = {
+        name: {"median_ms": statistics.median(v), "p99_ms": pct(v, 0.99), "requests": len(v)}
+        for name, v in samples.items()}
+    added = {q: result["proxy"][f"{q}_ms"] - result["direct"][f"{q}_ms"] for q in ("median", "p99")}
+    print(f"\n10-instruction PATCH at {args.rate:.0f} requests/s, {args.rounds} x "
+          f"{args.duration:.0f} s per target, loopback")
+    print(f"{'':8} {'median':>9} {'p99':>9}")
+    for name in ("direct", "proxy"):
+        print(f"{name:8} {result[name]['median_ms']:7.2f} ms {result[name]['p99_ms']:6.2f} ms")
+    print(f"{'added':8} {added['median']:+7.2f} ms {added['p99']:+6.2f} ms   "
+          "(targets: +2 ms median, +5 ms p99)")
+    if failed:
+        print(f"bench_proxy: {failed} requests failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""Entry point for ``python -m proxy``."""
+
+import sys
+
+from proxy.serve import main
+
+sys.exit(main())

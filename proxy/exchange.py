@@ -1,0 +1,190 @@
+"""One request and its answer as the proxy saw them, with every credential already taken out.
+
+An `Exchange` is what every later stage works on (the checks, the HAR file, the reports), so a
+token is removed once, here: the Authorization header's value becomes a label (`token-1`,
+`token-2`, ... in the order the tokens were first seen) and any token value anywhere else in
+the exchange becomes ``***``. The tokens themselves stay in `Credentials`, in memory only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from contract_tests.recorder import redact_secrets
+
+__all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange", "end_to_end"]
+
+# RFC 9110 section 7.6.1 and the headers every proxy treats so (RFC 2616 section 13.5.1)
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "transfer-encoding", "upgrade",
+})
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+ENVIRONMENT_TOKENS = ("LD_API_TOKEN", "LD_API_TOKEN_READONLY")
+MIN_SECRET = 8
+Headers = tuple[tuple[str, str], ...]
+
+
+def end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers a proxy passes on: all but the hop-by-hop ones and those the Connection
+    header names."""
+    pairs = list(headers)
+    named = {token.strip().lower() for name, value in pairs if name.lower() == "connection"
+             for token in value.split(",")}
+    return [(n, v) for n, v in pairs if n.lower() not in HOP_BY_HOP and n.lower() not in named]
+
+
+@dataclass
+class Credentials:
+    """The tokens seen so far (in memory only) and the label each is written as."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    extra: tuple[str, ...] = field(default_factory=lambda: tuple(
+        value for name in ENVIRONMENT_TOKENS if (value := os.environ.get(name))))
+
+    def label(self, token: str) -> str:
+        if token not in self.labels:
+            self.labels[token] = f"token-{len(self.labels) + 1}"
+        return self.labels[token]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every token value to keep out of what is written (values shorter than
+        `MIN_SECRET` are no credential and would garble everything they occur in)."""
+        return tuple(s for s in (*self.labels, *self.extra) if len(s) >= MIN_SECRET)
+
+    def redact(self, text: str) -> str:
+        return redact_secrets(text, self.secrets) if self.secrets else text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        if not self.secrets or not any(s.encode() in data for s in self.secrets):
+            return data
+        return self.redact(data.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape")
+
+    def scrub(self, headers: Iterable[tuple[str, str]]) -> tuple[Headers, str | None]:
+        """Headers without credentials, and the label of the Authorization token (None: the
+        request carried none). Credential headers other than Authorization are dropped."""
+        kept, credential = [], None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "authorization":
+                credential = self.label(value)
+            elif lowered not in CREDENTIAL_HEADERS:
+                kept.append((lowered, self.redact(value)))
+        return tuple(kept), credential
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A request and its answer; ``status`` None when no API answered (`infrastructure` says
+    why). Bodies are as on the wire but content-decoded. Also duck-types the few parts of an
+    httpx response the suite's checks read (`status_code`, `content`, `json()`)."""
+
+    index: int
+    started_at: float  # Unix time, seconds
+    duration_ms: float
+    method: str
+    url: str  # where it went, credentials removed
+    path: str  # as sent (percent-encoded)
+    request_headers: Headers
+    request_body: bytes
+    credential: str | None  # the Authorization token's label; None: no Authorization header
+    status: int | None
+    response_headers: Headers = ()
+    response_body: bytes = b""
+    infrastructure: str | None = None  # the network or a gateway failed, not the API
+    seq_start: int = 0  # order of arrival and of completion among all exchanges
+    seq_end: int = 0
+
+    @classmethod
+    def from_httpx(cls, index: int, request: httpx.Request, response: httpx.Response | None,
+                   credentials: Credentials, started_at: float, duration_ms: float,
+                   infrastructure: str | None = None) -> Exchange:
+        """An exchange an httpx client made (replays, the fidelity comparison); the response
+        read already."""
+        headers, credential = credentials.scrub(request.headers.multi_items())
+        answer_headers, _ = credentials.scrub(response.headers.multi_items()) if (
+            response is not None) else ((), None)
+        return cls(
+            index=index, started_at=started_at, duration_ms=duration_ms,
+            method=request.method, url=credentials.redact(str(request.url)),
+            path=request.url.raw_path.split(b"?", 1)[0].decode("ascii"),
+            request_headers=headers, request_body=credentials.redact_bytes(request.content),
+            credential=credential, status=response.status_code if response is not None else None,
+            response_headers=answer_headers,
+            response_body=credentials.redact_bytes(response.content) if response is not None
+            else b"", infrastructure=infrastructure)
+
+    @property
+    def status_code(self) -> int:
+        return self.status or 0
+
+    @property
+    def content(self) -> bytes:
+        return self.response_body
+
+    def json(self) -> Any:
+        return json.loads(self.response_body)
+
+    def request_header(self, name: str) -> str | None:
+        return _header(self.request_headers, name)
+
+    def response_header(self, name: str) -> str | None:
+        return _header(self.response_headers, name)
+
+    @cached_property
+    def request_json(self) -> Any:
+        """The request body as JSON, or `NOT_JSON`."""
+        return _parse(self.request_body)
+
+    @cached_property
+    def response_json(self) -> Any:
+        return _parse(self.response_body)
+
+    def summary(self) -> Mapping[str, Any]:
+        """What a report shows of the exchange (credentials are already out)."""
+        return {
+            "index": self.index, "method": self.method, "url": self.url,
+            "credential": self.credential, "status": self.status,
+            "request_content_type": self.request_header("content-type"),
+            "request_body": _excerpt(self.request_body),
+            "response_content_type": self.response_header("content-type"),
+            "response_body": _excerpt(self.response_body),
+            **({"infrastructure": self.infrastructure} if self.infrastructure else {}),
+        }
+
+
+class _NotJson:
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: Any = _NotJson()
+EXCERPT = 2000
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return NOT_JSON
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return NOT_JSON
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for n, v in headers if n == wanted), None)
+
+
+def _excerpt(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + " …(truncated)"
