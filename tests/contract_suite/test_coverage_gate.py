@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from suite_helpers import PYTHON, ROOT, Run, run, synthetic_session
+from suite_helpers import Run, synthetic_session
 
 from contract_tests.report import RunData
 from contract_tests.report.coverage import coverage_of
@@ -166,14 +166,3 @@ def test_documented_items_come_first_and_others_are_marked() -> None:
     assert [(i.name, i.documented) for i in mine.of("error code")] == [
         ("method_not_allowed", False)]
 
-
-def test_the_kits_mock_meets_the_shipped_default_gate(tmp_path: Path) -> None:
-    """The whole suite in-process, one example per test (the fewest: what the default lists
-    must not depend on what Hypothesis draws)."""
-    result = run([PYTHON, "-m", "pytest", "contract_tests", "-p", "no:cacheprovider", "-q",
-                  "--examples", "1", "--require-coverage",
-                  str(ROOT / "contract_tests" / "coverage-default.yaml"),
-                  f"--reports-dir={tmp_path}"], cwd=ROOT)
-    assert result.returncode == 0, result.output[-3000:]
-    gate = json.loads((tmp_path / "results.json").read_text())["coverage_gate"]
-    assert gate["gaps"] == []
