@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -160,7 +161,8 @@ def _print_matrix(reports: Path) -> None:
         return
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
                len(lines))
-    print("\n".join(lines[start:end]).rstrip())
+    matrix = "\n".join(lines[start:end]).rstrip()
+    print(re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", matrix))  # a link: its text, on a terminal
     print(f"\ncontract: conformance report {report} (and {report.with_suffix('.html')}), "
           f"JUnit {reports / 'junit.xml'}")
 

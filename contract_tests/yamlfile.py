@@ -77,9 +77,14 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineList]:
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
-# dates stay text: the reader checks them and names the line of a bad one
-_Loader.add_constructor("tag:yaml.org,2002:timestamp",
-                        lambda loader, node: loader.construct_scalar(node))
+
+
+def _text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    """Dates stay text: the reader checks them and names the line of a bad one."""
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _text)
 
 
 def load(path: Path, label: str) -> Any:

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from suite_helpers import Run, synthetic_session
 
+from contract_tests.report.compare import load_previous
+from contract_tests.report.results import SCHEMA_ID
+from contract_tests.settings import ConfigurationError
+
 TESTS = textwrap.dedent('''
     import json
     import os
@@ -120,20 +124,35 @@ def test_the_summary_and_both_documents_say_it_too(runs: tuple[Path, Run]) -> No
 
 @pytest.mark.parametrize(("change", "refusal"), [
     ({"schema": "contract-results/1"},
-     "COMPARE file previous.json: is contract-results/1, not contract-results/2"),
+     ("is contract-results/1, not contract-results/2: compare with a results.json written by "
+     "this version of the suite")),
     ({"target_id": "https://staging.example.com"},
-     ("COMPARE file previous.json: is a run against https://staging.example.com, not against "
-     "http://127.0.0.1:9")),
-    ({"failures": "none"}, "COMPARE file previous.json: not a valid contract-results/2 document"),
+     ("is a run against https://staging.example.com, not against http://127.0.0.1:9: compare "
+     "runs against the same target")),
+    ({"failures": "none"}, ("not a valid contract-results/2 document (failures: 'none' is not "
+                           "of type 'array')")),
 ])
 def test_a_results_json_of_another_version_or_target_is_refused(
     runs: tuple[Path, Run], tmp_path: Path, change: dict[str, str], refusal: str,
 ) -> None:
     reports, _ = runs
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps({**json.loads((reports / "results.json").read_text()),
+                                    **change}))
+    with pytest.raises(ConfigurationError) as refused:
+        load_previous(previous, SCHEMA_ID, "http://127.0.0.1:9")
+    assert str(refused.value) == f"COMPARE file {previous}: {refusal}"
+
+
+def test_a_refused_comparison_stops_the_run_in_one_line(runs: tuple[Path, Run],
+                                                        tmp_path: Path) -> None:
+    reports, _ = runs
     previous = json.loads((reports / "results.json").read_text())
-    (tmp_path / "previous.json").write_text(json.dumps({**previous, **change}))
+    (tmp_path / "previous.json").write_text(json.dumps({**previous, "target_id": "elsewhere"}))
     result = synthetic_session(tmp_path, TESTS, "--compare previous.json", env={"SCENARIO": "2"})
     assert result.returncode == 4, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"ERROR: contract suite: {refusal}"), lines
+    assert lines == [("ERROR: contract suite: COMPARE file previous.json: is a run against "
+                     "elsewhere, not against http://127.0.0.1:9: compare runs against the same "
+                     "target")]
     assert not (tmp_path / "reports" / "results.json").exists()

@@ -3,13 +3,14 @@ configuration of a live target: test_preflight.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from suite_helpers import PYTHON, ROOT, files_containing, recognisable_token, run
+from suite_helpers import PYTHON, ROOT, Run, files_containing, recognisable_token, run
 
 from contract_tests.run import mock_server
 
@@ -58,17 +59,37 @@ def test_a_missing_token_for_a_live_url_is_one_line(tmp_path: Path) -> None:
     _assert_one_clear_line(result.output, "LD_API_TOKEN is not set")
 
 
-def test_a_contract_session_never_shows_the_token(server: str, token: str,
-                                                   tmp_path: Path) -> None:
-    """A real session against the mock process with a recognisable token: every line printed
-    and every file written (reports, JUnit) is free of it."""
-    reports = tmp_path / "reports"
+@pytest.fixture(scope="module")
+def session(server: str, token: str, tmp_path_factory: pytest.TempPathFactory
+            ) -> tuple[Path, Run]:
+    """A real session against the mock process with a recognisable token and the shipped
+    coverage gate, at two examples per test: (its directory, the run)."""
+    directory = tmp_path_factory.mktemp("session")
+    reports = directory / "reports"
     result = run([PYTHON, "-m", "pytest", "contract_tests", "-p", "no:cacheprovider", "-rA",
                   "--base-url", server, "--kit-mock", "--examples", "2",
+                  "--require-coverage", str(ROOT / "contract_tests" / "coverage-default.yaml"),
                   f"--junitxml={reports / 'junit.xml'}", f"--reports-dir={reports}"],
                  cwd=ROOT, env={"LD_API_TOKEN": token})
+    return directory, result
+
+
+def test_a_contract_session_never_shows_the_token(session: tuple[Path, Run],
+                                                   token: str) -> None:
+    """Every line printed and every file written (reports, JUnit) is free of the token."""
+    directory, result = session
     assert result.returncode in (0, 1), result.output  # the tests ran
+    reports = directory / "reports"
     assert (reports / "conformance.md").is_file() and (reports / "junit.xml").is_file()
     assert token not in result.output
-    assert files_containing(tmp_path, token) == []
+    assert files_containing(directory, token) == []
     assert "contract conformance" in result.output
+
+
+def test_the_kits_mock_meets_the_shipped_default_gate(session: tuple[Path, Run]) -> None:
+    """What the default gate lists must not depend on what Hypothesis draws: two examples per
+    test against the mock as a process (what `make contract` tests) reach all of it."""
+    directory, result = session
+    assert result.returncode == 0, result.output[-3000:]
+    gate = json.loads((directory / "reports" / "results.json").read_text())["coverage_gate"]
+    assert gate["gaps"] == [] and gate["file"].endswith("coverage-default.yaml")

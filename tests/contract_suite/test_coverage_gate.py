@@ -165,3 +165,4 @@ def test_documented_items_come_first_and_others_are_marked() -> None:
     assert mine.reached("status") == (1, len(OPERATIONS[patch].status_codes))
     assert [(i.name, i.documented) for i in mine.of("error code")] == [
         ("method_not_allowed", False)]
+
