@@ -49,16 +49,21 @@ class Credentials:
     extra: tuple[str, ...] = field(default_factory=lambda: tuple(
         value for name in ENVIRONMENT_TOKENS if (value := os.environ.get(name))))
 
+    secrets: tuple[str, ...] = field(init=False, default=())  # every token value to keep out
+
+    def __post_init__(self) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        """Values shorter than `MIN_SECRET` are no credential and would garble every text
+        they occur in."""
+        self.secrets = tuple(s for s in (*self.labels, *self.extra) if len(s) >= MIN_SECRET)
+
     def label(self, token: str) -> str:
         if token not in self.labels:
             self.labels[token] = f"token-{len(self.labels) + 1}"
+            self._update()
         return self.labels[token]
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Every token value to keep out of what is written (values shorter than
-        `MIN_SECRET` are no credential and would garble everything they occur in)."""
-        return tuple(s for s in (*self.labels, *self.extra) if len(s) >= MIN_SECRET)
 
     def redact(self, text: str) -> str:
         return redact_secrets(text, self.secrets) if self.secrets else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -33,7 +34,7 @@ class Route:
     def environment(self) -> str | None:
         return self.params.get("environmentKey")
 
-    @property
+    @cached_property
     def resource(self) -> ResourceId | None:
         """The segment or flag in the path, if the path names one."""
         if "segmentKey" in self.params:

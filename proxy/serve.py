@@ -111,6 +111,7 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
     from .checker import Checker
     from .forward import Forwarder
     from .model import Model
+    from .upstream import UpstreamTransport
 
     def seen(exchange: Exchange) -> None:
         if har is not None:
@@ -118,10 +119,8 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
         summary.exchange()
 
     checker = Checker(ledger, Model(ttl_s=args.ttl), on_violation=summary.violation)
-    async with httpx.AsyncClient(
-            timeout=httpx.Timeout(args.timeout, connect=10.0), follow_redirects=False,
-            trust_env=False, limits=httpx.Limits(max_connections=512,
-                                                 max_keepalive_connections=128)) as client:
+    async with httpx.AsyncClient(transport=UpstreamTransport(), follow_redirects=False,
+                                 timeout=httpx.Timeout(args.timeout, connect=10.0)) as client:
         app = Forwarder(upstream, checker, credentials, client, on_exchange=seen)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 server_header=False, date_header=False, proxy_headers=False,

@@ -22,6 +22,13 @@ def create() -> Any:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if scope["path"] == "/chunked":  # no Content-Length: sent in chunks
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/plain"), *ODD_HEADERS]})
+            for part in (b"first part, ", b"", b"second part"):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["path"] == "/gzip":
             payload = gzip.compress(b'{"compressed": true}', mtime=0)
             headers = [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import time
 from collections.abc import Callable
 
 import httpx
@@ -62,10 +63,12 @@ def test_answers_reach_the_client_byte_for_byte(processes: Processes) -> None:
     wait_http(upstream, server)
     proxy = ProxyRun(processes, upstream).ready()
     with httpx.Client(timeout=10) as http:
-        for path, content in (("/gzip", b""), ("/binary", b""), ("/echo", b"odd")):
+        for method, path, content in (("POST", "/gzip", b""), ("GET", "/binary", b""),
+                                      ("GET", "/chunked", b""), ("HEAD", "/binary", b""),
+                                      ("POST", "/echo", b"odd")):
             answers = []
             for base in (upstream, proxy.url):
-                with http.stream("POST", base + path, content=content,
+                with http.stream(method, base + path, content=content,
                                  headers={"Accept-Encoding": "gzip"}) as response:
                     answers.append((response.status_code, _without(
                         response.headers, "date", *(["content-length"] if path == "/echo"
@@ -141,3 +144,17 @@ def test_a_dead_upstream_is_a_502_and_infrastructure(processes: Processes,
     report = proxy.report()
     assert report["infrastructure"]["total"] == 1
     assert report["violations"]["total"] == 0
+
+
+def test_a_connection_the_upstream_closed_is_not_reused(processes: Processes,
+                                                        mock: MockProcess) -> None:
+    """uvicorn closes an idle keep-alive connection after 5 s; the next request must not be
+    sent on it (and fail), nor be sent twice."""
+    proxy = ProxyRun(processes, mock.base_url).ready()
+    with httpx.Client(headers={"Authorization": WRITER}, timeout=10) as http:
+        first = http.get(f"{proxy.url}{SEGMENTS}/{ENV}/missing")
+        time.sleep(5.5)
+        second = http.get(f"{proxy.url}{SEGMENTS}/{ENV}/missing")
+    assert first.status_code == second.status_code == 404
+    assert proxy.stop() == 0
+    assert proxy.report()["infrastructure"]["total"] == 0
