@@ -231,8 +231,8 @@ def dates_truncated_to_seconds() -> Any:
     """Expiry dates are stored in whole seconds: the milliseconds are dropped."""
     from mock_server import expiring
 
-    future = expiring._future
-    expiring._future = lambda *args: future(*args) // 1000 * 1000  # type: ignore[assignment]
+    date = expiring._Change._date
+    expiring._Change._date = lambda self: date(self) // 1000 * 1000  # type: ignore[method-assign]
     return mock_app()
 
 
@@ -438,8 +438,12 @@ def user_key_decoded_twice() -> Any:
 
 def ignored_auth() -> Any:
     """The access-control layer is gone: any token, or none, may read and write."""
-    server = mock_app()
-    return server.app.app  # AccessControl wraps everything else
+    from mock_server.access import AccessControl
+
+    layer = mock_app().app
+    while not isinstance(layer, AccessControl):  # outer layers (the request counter) go too
+        layer = layer.app
+    return layer.app  # AccessControl wraps everything else
 
 
 def plain_json_accepted() -> Any:
