@@ -155,9 +155,18 @@ def no_precondition() -> Any:
 
 
 def ignored_auth() -> Any:
-    """The access-control layer is gone: any token, or none, may read and write."""
+    """The access-control layer is gone: any token, or none, may read and write (the layers
+    around it, such as the admin request count, stay)."""
+    from mock_server.access import AccessControl
+
     server = mock_app()
-    return server.app.app  # AccessControl wraps everything else
+    if isinstance(server.app, AccessControl):
+        return server.app.app
+    outer = server.app
+    while not isinstance(outer.app, AccessControl):
+        outer = outer.app
+    outer.app = outer.app.app
+    return server
 
 
 def plain_json_accepted() -> Any:
