@@ -56,6 +56,7 @@ from bench_serve import (
     measure_get,
     provision_wrk_segment,
     run_wrk,
+    tail,
     wait_ready,
 )
 
@@ -79,7 +80,19 @@ def _mock(procs: Processes, db: str, config: Path, log: Path) -> int:
     proc = procs.start([str(PY), "-m", "mock_server", "--host", HOST, "--port", str(port),
                         "--db", db, "--config", str(config), "--log-level", "warning"], log)
     wait_ready(proc, port, "/openapi.json", log)
+    _LOGS.append((proc, log))
     return port
+
+
+_LOGS: list[tuple[subprocess.Popen[bytes], Path]] = []  # the mocks, for a post-mortem
+
+
+def _post_mortem() -> None:
+    """What happened to a mock that is gone (printed before its temporary log is deleted)."""
+    for proc, log in _LOGS:
+        if proc.poll() is not None:
+            print(f"bench_serve_pg: {log.name}: exited {proc.returncode}: {tail(log, 8)}",
+                  file=sys.stderr)
 
 
 def _wrk_together(wrk: str, urls: list[str], script: Path, duration: int) -> dict[str, Any]:
@@ -121,7 +134,11 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-serve-pg-") as tmp, \
                 _postgres(args.pg_url) as pg_url:
-            report = run(args, Path(tmp), procs, wrk, pg_url)
+            try:
+                report = run(args, Path(tmp), procs, wrk, pg_url)
+            except (RuntimeError, subprocess.SubprocessError, OSError):
+                _post_mortem()
+                raise
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         print(f"bench_serve_pg: {exc}", file=sys.stderr)
         return 1
