@@ -13,7 +13,8 @@ wrk with a Lua script), against, in a rotating order each round:
 - ``postgres x2, a segment each``: the same, each replica on a segment of its own (no row
   lock shared).
 
-Then the GET of a segment with 10,000 schedules on each store (bench_serve.measure_get).
+The GET of a segment with 10,000 schedules on each store (bench_serve.measure_get), before the
+PATCH load and after it (when PostgreSQL's autovacuum has the updated rows to clean up).
 PostgreSQL is the server ``--pg-url`` names (its schema ``public`` must be empty or the
 mock's), or by default a throwaway one (tests/pg_cluster.py: fsync off, like the mock's own
 ``synchronous_commit = off`` a trade of durability no benchmark here depends on). Reports,
@@ -55,6 +56,7 @@ from bench_serve import (
     measure_get,
     provision_wrk_segment,
     run_wrk,
+    tail,
     wait_ready,
 )
 
@@ -67,7 +69,7 @@ def _postgres(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    from pg_cluster import PgCluster
+    from pg_cluster import PgCluster  # type: ignore[import-not-found]  # tests/, on sys.path
 
     with PgCluster() as cluster:
         yield cluster.fresh_url()
@@ -78,7 +80,19 @@ def _mock(procs: Processes, db: str, config: Path, log: Path) -> int:
     proc = procs.start([str(PY), "-m", "mock_server", "--host", HOST, "--port", str(port),
                         "--db", db, "--config", str(config), "--log-level", "warning"], log)
     wait_ready(proc, port, "/openapi.json", log)
+    _LOGS.append((proc, log))
     return port
+
+
+_LOGS: list[tuple[subprocess.Popen[bytes], Path]] = []  # the mocks, for a post-mortem
+
+
+def _post_mortem() -> None:
+    """What happened to a mock that is gone (printed before its temporary log is deleted)."""
+    for proc, log in _LOGS:
+        if proc.poll() is not None:
+            print(f"bench_serve_pg: {log.name}: exited {proc.returncode}: {tail(log, 8)}",
+                  file=sys.stderr)
 
 
 def _wrk_together(wrk: str, urls: list[str], script: Path, duration: int) -> dict[str, Any]:
@@ -91,6 +105,16 @@ def _wrk_together(wrk: str, urls: list[str], script: Path, duration: int) -> dic
             "non_2xx": sum(r["non_2xx"] for r in runs),
             **{f"p{q}_ms": max(r[f"p{q}_ms"] for r in runs) for q in ("50", "99")},
             "per_replica": runs}
+
+
+def _gets(ports: dict[str, list[int]], requests: int) -> dict[str, dict[str, Any]]:
+    """The GET of 10,000 schedules on each store, over a fresh keep-alive connection."""
+    out = {}
+    for name, replicas in ports.items():
+        client = Client(replicas[0])
+        out[name] = measure_get(client, "get-10k", requests, 10_000)
+        client.close()
+    return out
 
 
 def main() -> int:
@@ -110,7 +134,11 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-serve-pg-") as tmp, \
                 _postgres(args.pg_url) as pg_url:
-            report = run(args, Path(tmp), procs, wrk, pg_url)
+            try:
+                report = run(args, Path(tmp), procs, wrk, pg_url)
+            except (RuntimeError, subprocess.SubprocessError, OSError):
+                _post_mortem()
+                raise
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         print(f"bench_serve_pg: {exc}", file=sys.stderr)
         return 1
@@ -162,6 +190,7 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str,
         "postgres x2, a segment each": lambda d: _wrk_together(
             wrk, [url(pg[0]), url(pg[1], "wrk-b")], script, d),
     }
+    gets: dict[str, dict[str, Any]] = {"before": _gets(ports, args.get_requests)}
     names = list(cases)
     print(f"10-instruction PATCH, {args.rounds} rounds of {args.duration} s per case", flush=True)
     for name in names:
@@ -179,19 +208,17 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str,
 
     for client in clients.values():
         client.close()
-    gets = {}
-    for name, port in (("sqlite", ports["sqlite"][0]), ("postgres", pg[0])):
-        client = Client(port)
-        gets[name] = measure_get(client, "get-10k", args.get_requests, 10_000)
-        client.close()
+    gets["after"] = _gets(ports, args.get_requests)
 
     print(f"\n{'10-instruction PATCH':<30}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
     for name, r in patch.items():
         print(f"{name:<30}{r['requests_per_s']:>10,.0f}{r['p50_ms']:>8.1f}ms"
               f"{r['p99_ms']:>8.1f}ms{r['non_2xx']:>9}")
-    for name, g in gets.items():
-        print(f"GET 10,000 schedules, {name}: median {g['median_ms']:.2f} ms,"
-              f" p99 {g['p99_ms']:.2f} ms ({g['response_bytes']:,} bytes)")
+    for when, by_store in gets.items():
+        for name, g in by_store.items():
+            print(f"GET 10,000 schedules, {name}, {when} the PATCH load: median"
+                  f" {g['median_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms"
+                  f" ({g['response_bytes']:,} bytes)")
     return {"date": dt.date.today().isoformat(),
             "machine": {"cores": os.cpu_count(), "loadavg_before": load_before,
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
