@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from .markers import module_name, tier_marker
 from .settings import SuiteSettings
 
 __all__ = ["COSTS", "RunPlan", "estimate", "plan_run", "print_plan"]
@@ -59,10 +60,6 @@ class RunPlan:
                 f"out; about {self.estimate} requests")
 
 
-def _module(item: pytest.Item) -> str:
-    return item.module.__name__.rpartition(".")[2] if isinstance(item, pytest.Function) else ""
-
-
 def _operation_key(item: pytest.Item) -> str:
     """What a fixed case is about (its operation and its kind of check), for thinning out
     round-robin: every operation keeps one case of every kind before any gets a second."""
@@ -73,7 +70,7 @@ def _operation_key(item: pytest.Item) -> str:
 
 def estimate(items: Sequence[pytest.Item], examples: int, schema_coverage: bool,
              stateful_runs: int, stateful_steps: int, operations: int) -> int:
-    modules = Counter(_module(item) for item in items)
+    modules = Counter(module_name(item) for item in items)
     total = COSTS["resources"]
     if modules[SCHEMA_MODULE]:
         total += operations * (examples * COSTS["schema-per-example"]
@@ -109,7 +106,7 @@ def plan_run(items: Sequence[pytest.Item], examples: int, budget: int | None,
             if cost(e, coverage, items) <= usable:
                 return fitted(e, coverage)
     # one example, no coverage phase: thin out the fixed cases, the last round first
-    fixed = [item for item in items if _module(item) == FIXED_CASE_MODULE]
+    fixed = [item for item in items if module_name(item) == FIXED_CASE_MODULE]
     rounds: Counter[str] = Counter()
     ranked = []
     for index, item in enumerate(fixed):
@@ -117,7 +114,7 @@ def plan_run(items: Sequence[pytest.Item], examples: int, budget: int | None,
         ranked.append((rounds[key], index, item))
         rounds[key] += 1
     ranked.sort(key=lambda entry: entry[:2])
-    others = [item for item in items if _module(item) != FIXED_CASE_MODULE]
+    others = [item for item in items if module_name(item) != FIXED_CASE_MODULE]
     kept = len(ranked)
     while kept > 0 and cost(1, False, [*others, *(r[2] for r in ranked[:kept])]) > usable:
         kept -= 1
@@ -129,9 +126,7 @@ def print_plan(settings: SuiteSettings, items: Sequence[pytest.Item], plan: RunP
     """PLAN=1: what the run would do, before anything is sent."""
     by_tier: Counter[str] = Counter()
     for item in items:
-        marker = next((m for m in ("tier1", "tier2", "stateful", "tier3")
-                       if item.get_closest_marker(m)), "other")
-        by_tier[marker] += 1
+        by_tier[tier_marker(item) or "other"] += 1
     print(f"\nplan for {settings.target_name} (project {settings.project_key}, environment "
           f"{settings.environment_key}):")
     print("  tests: " + ", ".join(f"{tier} {n}" for tier, n in sorted(by_tier.items())))

@@ -18,6 +18,7 @@ from . import checks, preflight
 from .budget import RunPlan, plan_run, print_plan
 from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
+from .markers import TIER_MARKERS, TIER_NUMBERS, module_name, tier_marker
 from .pacing import BudgetSpent
 from .progress import ProgressFile
 from .provisioning import Provisioned, Provisioning, new_run_id
@@ -39,12 +40,6 @@ PLAN = pytest.StashKey[RunPlan]()
 PROBES = pytest.StashKey[int]()  # Schemathesis' authentication probes the run may send
 RUN_ID = pytest.StashKey[str]()  # the prefix of every key the run creates
 
-TIER_MARKERS = {
-    "tier1": "tier 1: schema (Schemathesis)",
-    "tier2": "tier 2: documented semantics",
-    "tier3": "tier 3: the kit mock's own policy (runs only against the kit's mock)",
-    "stateful": "tier 2: stateful run against a model of the expected schedules",
-}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,21 +112,14 @@ MODULE_ORDER = ("test_tier1_schema", "test_tier2_semantics", "test_tier2_statefu
 
 
 def _module_rank(item: pytest.Item) -> int:
-    name = item.module.__name__.rpartition(".")[2] if isinstance(item, pytest.Function) else ""
+    name = module_name(item)
     return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
-
-
-TIER_OF_MARKER = {"tier1": "1", "tier2": "2", "stateful": "2", "tier3": "3"}
-
-
-def _tier(item: pytest.Item) -> str | None:
-    return next((tier for marker, tier in TIER_OF_MARKER.items()
-                 if item.get_closest_marker(marker)), None)
 
 
 def _selected(item: pytest.Item, chosen: SuiteSettings) -> bool:
     """Whether TIERS and OPS keep the test (tier 1 is narrowed per operation inside)."""
-    if chosen.tiers is not None and _tier(item) not in chosen.tiers:
+    marker = tier_marker(item)
+    if chosen.tiers is not None and (marker is None or TIER_NUMBERS[marker] not in chosen.tiers):
         return False
     if chosen.operations is None:
         return True

@@ -90,10 +90,12 @@ class Pacer:
 
     def _window_wait(self, key: int) -> float:
         """Nothing left in the window the last answer described: wait for its end."""
-        remaining, reset_at = self._windows.get(key, (1, 0.0))
+        window = self._windows.get(key)
+        if window is None:  # nothing advertised (yet) for this credential
+            return 0.0
+        remaining, reset_at = window
         if remaining > 0:
-            self._windows[key] = (remaining - 1, reset_at) if key in self._windows else (
-                remaining, reset_at)
+            self._windows[key] = (remaining - 1, reset_at)
             return 0.0
         del self._windows[key]  # a new window: learnt again from the next answer
         return min(MAX_WINDOW_WAIT_S, max(0.0, reset_at - self.wall() + RESET_MARGIN_S))

@@ -27,13 +27,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from .markers import tier_marker
 from .recorder import Recorder
 
 __all__ = ["ProgressDisplay", "ProgressFile"]
 
 WRITE_EVERY_REQUESTS = 25
 PLAIN_EVERY_S = 10.0
-TIER_MARKERS = ("tier1", "tier2", "stateful", "tier3")
 
 
 class ProgressFile:
@@ -62,7 +62,7 @@ class ProgressFile:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.state["tier"] = next((m for m in TIER_MARKERS if item.get_closest_marker(m)), "")
+        self.state["tier"] = tier_marker(item) or ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:

@@ -147,9 +147,10 @@ def test_update_of_unscheduled_target(suite: Suite, fresh: Provisioned, policy: 
             f"an update of an unscheduled target (policy {policy.update_unscheduled}): "
             f"failed {failed}")
     want = {family.key_of(slot): date} if creates else {}
-    _expect("update-unscheduled", _dates(suite, family, p) == want,
+    dates = _dates(suite, family, p)
+    _expect("update-unscheduled", dates == want,
             f"after an update of an unscheduled target (policy {policy.update_unscheduled}) "
-            f"the schedules are {_dates(suite, family, p)}")
+            f"the schedules are {dates}")
 
 
 @pytest.mark.parametrize("operation_id", FAMILY_IDS)
@@ -365,9 +366,9 @@ def test_partial_failure(suite: Suite, fresh: Provisioned, policy: Policy) -> No
     _expect("partial-failure", failed == ({0, 1} if atomic else {1}),
             f"an add beside a failing one (policy {policy.partial_failure}): failed {failed}")
     want = {} if atomic else {family.key_of(slot): date}
-    _expect("partial-failure", _dates(suite, family, p) == want,
-            f"after it the schedules are {_dates(suite, family, p)} (policy "
-            f"{policy.partial_failure})")
+    dates = _dates(suite, family, p)
+    _expect("partial-failure", dates == want,
+            f"after it the schedules are {dates} (policy {policy.partial_failure})")
 
 
 @pytest.mark.parametrize("operation_id", FAMILY_IDS)

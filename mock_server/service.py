@@ -312,7 +312,7 @@ class MockService:
         if self.policy.resource_version != "incremented":
             return
         flag_envs: dict[tuple[str, str], set[str]] = {}
-        for res in sorted(outcome.changed, key=lambda r: (r.project, r.env, r.kind, r.key)):
+        for res in sorted(outcome.changed):
             if res.kind == "segment":
                 segments.bump_segment_version(tx, now, self._segment(tx, res.project, res.env,
                                                                     res.key))

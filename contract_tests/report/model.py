@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
+from ..markers import TIER_MARKERS
 from ..recorder import Exchange
 from ..settings import SuiteSettings
 
@@ -39,7 +40,7 @@ __all__ = [
     "Repro", "Result", "RunData", "Status", "Totals", "failure_id", "new_run", "rerun_command",
 ]
 
-TIERS = ("tier1", "tier2", "stateful", "tier3")
+TIERS = tuple(TIER_MARKERS)  # report order
 # infra: failed only through the network; known: failed only through known deviations;
 # not run: the run stopped before the test finished
 OUTCOMES = ("passed", "failed", "known", "infra", "skipped", "not run")

@@ -29,6 +29,7 @@ from hypothesis.statistics import collector
 from generated.operations import OPERATIONS
 
 from ..interrupts import INTERRUPTS
+from ..markers import tier_marker
 from ..network import is_infrastructure
 from ..recorder import Recorder
 from ..settings import SuiteSettings
@@ -36,7 +37,7 @@ from . import junit
 from .coverage import coverage_of
 from .failures import failure_records
 from .files import discard_reports, write_reports
-from .model import ALL_OPERATIONS, NOT_RUN, TIERS, UNTIERED, FailureRecord, Result, RunData, new_run
+from .model import ALL_OPERATIONS, NOT_RUN, UNTIERED, FailureRecord, Result, RunData, new_run
 from .redact import scrub_files
 from .render import summary_lines
 
@@ -70,10 +71,7 @@ def _subtest_operation(nodeid: str) -> str:
 
 
 def _tier_of(item: pytest.Item) -> str:
-    for tier in TIERS:
-        if item.get_closest_marker(tier) is not None:
-            return tier
-    return UNTIERED
+    return tier_marker(item) or UNTIERED
 
 
 def _stops_the_run(exc: BaseException, stopping: bool) -> bool:
