@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
 PROJECT, ENVIRONMENT, SEGMENT = "default", "test", "bench-proxy"
 CONTEXTS = [f"bench-org-{i}" for i in range(10)]
 DAY_MS = 86_400_000
+TIMEOUT_S = 30.0  # a request not answered in time counts as failed
 
 
 def _patch_path() -> str:
@@ -80,6 +82,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False  # the server closes connections idle for 5 s
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -101,6 +104,7 @@ class _Connection(asyncio.Protocol):
         self.waiter.set_result((int(head.split(" ", 2)[1]), body))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError("closed"))
 
@@ -109,7 +113,7 @@ class _Connection(asyncio.Protocol):
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
         try:
-            return await self.waiter
+            return await asyncio.wait_for(self.waiter, TIMEOUT_S)
         finally:
             self.waiter = None
 
@@ -132,6 +136,8 @@ async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[floa
 
     async def one(value: int) -> None:
         nonlocal failures
+        while idle and idle[-1].closed:
+            idle.pop()
         if idle:
             connection = idle.pop()
         else:
@@ -140,7 +146,7 @@ async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[floa
         started = time.perf_counter()
         try:
             status, body = await connection.send(raw)
-        except ConnectionError:
+        except (ConnectionError, TimeoutError):
             failures += 1
             return
         elapsed = (time.perf_counter() - started) * 1000
@@ -215,16 +221,22 @@ def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
     _wait(proxied)
     provision(direct)
     samples: dict[str, list[float]] = {"direct": [], "proxy": []}
+    added_per_round: dict[str, list[float]] = {"median": [], "p99": []}
     failed = 0
+    load_before = os.getloadavg()[0]
     for round_number in range(args.rounds):
         order = [("direct", direct), ("proxy", proxied)]
+        figures = {}
         for name, url in order if round_number % 2 == 0 else reversed(order):
             latencies, failures = asyncio.run(load(url, args.rate, args.duration))
             samples[name] += latencies
             failed += failures
-            print(f"round {round_number + 1} {name}: median {statistics.median(latencies):.2f} "
-                  f"ms, p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} requests)",
-                  flush=True)
+            figures[name] = (statistics.median(latencies), pct(latencies, 0.99))
+            print(f"round {round_number + 1} {name}: median {figures[name][0]:.2f} ms, p99 "
+                  f"{figures[name][1]:.2f} ms ({len(latencies)} requests; load average "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
+        added_per_round["median"].append(figures["proxy"][0] - figures["direct"][0])
+        added_per_round["p99"].append(figures["proxy"][1] - figures["direct"][1])
     result: dict[str, Any] = {
         name: {"median_ms": statistics.median(v), "p99_ms": pct(v, 0.99), "requests": len(v)}
         for name, v in samples.items()}
@@ -236,6 +248,9 @@ def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
         print(f"{name:8} {result[name]['median_ms']:7.2f} ms {result[name]['p99_ms']:6.2f} ms")
     print(f"{'added':8} {added['median']:+7.2f} ms {added['p99']:+6.2f} ms   "
           "(targets: +2 ms median, +5 ms p99)")
+    print(f"added, median of the rounds: {statistics.median(added_per_round['median']):+.2f} ms "
+          f"median, {statistics.median(added_per_round['p99']):+.2f} ms p99; load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     if failed:
         print(f"bench_proxy: {failed} requests failed", file=sys.stderr)
     return 1 if failed else 0

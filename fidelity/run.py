@@ -66,7 +66,14 @@ def run(settings: Settings, mock_url: str, reports_dir: Path) -> int:
           f"{settings.target}", flush=True)
     mock = mock_side("the mock", mock_url, RetryingTransport(httpx.HTTPTransport(retries=0)))
     mock_run = mock.run(plan)
+    if not mock_run.provisioned:
+        raise BadInput(f"the kit's mock at {mock_url} could not be set up: {mock_run.stopped}")
     target_run = _target_side(settings).run(plan)
+    if not target_run.provisioned:
+        left = f" (could not delete, if they exist: {', '.join(target_run.leftovers)})" if (
+            target_run.leftovers) else ""
+        raise BadInput(f"the target {settings.target} could not be set up: "
+                       f"{target_run.stopped}{left}")
     comparison = compare((mock_url, settings.target), mock_run, target_run, base,
                          in_process(plan))
     meta = {"seed": settings.seed, "policy": base.name or "reference",

@@ -19,7 +19,8 @@ import httpx
 
 from contract_tests.recorder import redact_secrets
 
-__all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange", "end_to_end"]
+__all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange",
+           "end_to_end"]
 
 # RFC 9110 section 7.6.1 and the headers every proxy treats so (RFC 2616 section 13.5.1)
 HOP_BY_HOP = frozenset({
@@ -106,8 +107,6 @@ class Exchange:
     response_headers: Headers = ()
     response_body: bytes = b""
     infrastructure: str | None = None  # the network or a gateway failed, not the API
-    seq_start: int = 0  # order of arrival and of completion among all exchanges
-    seq_end: int = 0
 
     @classmethod
     def from_httpx(cls, index: int, request: httpx.Request, response: httpx.Response | None,
