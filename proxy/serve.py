@@ -55,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="a summary line every N exchanges when not on a terminal (50)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for the upstream's answer (60)")
-    parser.add_argument("--ttl", type=float, default=300.0, help="seconds after which what "
-                        "the proxy learnt of a resource is forgotten (300)")
+    parser.add_argument("--ttl", type=float, default=300.0, help="what the proxy learnt of a "
+                        "resource is forgotten when it has seen nothing of it for this many "
+                        "seconds (300; 0: judge single exchanges only)")
     return parser
 
 
