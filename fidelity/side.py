@@ -117,12 +117,12 @@ def resource_get(family: Family) -> Operation:
 
 
 class Side:
-    def __init__(self, name: str, base_url: str, inner: httpx.BaseTransport, writer: str,
+    def __init__(self, base_url: str, inner: httpx.BaseTransport, writer: str,
                  reader: str | None, project: str, environment: str,
                  pacer: Pacer | None = None) -> None:
         """`pacer`: the budget of the transport in `inner`, whose cleanup reserve this side
         keeps up to date."""
-        self.name, self.base_url, self.pacer = name, base_url, pacer
+        self.base_url, self.pacer = base_url, pacer
         self.tokens = {"writer": writer, "reader": reader}
         self.project, self.environment = project, environment
         self.capture = Capture(inner)

@@ -91,8 +91,8 @@ class Credentials:
 @dataclass(frozen=True)
 class Exchange:
     """A request and its answer; ``status`` None when no API answered (`infrastructure` says
-    why). Bodies are as on the wire but content-decoded. Also duck-types the few parts of an
-    httpx response the suite's checks read (`status_code`, `content`, `json()`)."""
+    why). Bodies are as on the wire but content-decoded. Also duck-types the parts of an httpx
+    response the suite's `check_error_body` reads (`status_code`, `json()`)."""
 
     index: int
     started_at: float  # Unix time, seconds
@@ -130,10 +130,6 @@ class Exchange:
     @property
     def status_code(self) -> int:
         return self.status or 0
-
-    @property
-    def content(self) -> bytes:
-        return self.response_body
 
     def json(self) -> Any:
         return json.loads(self.response_body)

@@ -33,7 +33,7 @@ def test_every_policy_variant_passes(variant: str) -> None:
     app = mock_app(variant)
     transport = SyncASGITransport(app)
     try:
-        run = mock_side(variant, IN_PROCESS_URL, transport).run(build_plan(3, True))
+        run = mock_side(IN_PROCESS_URL, transport).run(build_plan(3, True))
     finally:
         transport.close()
         app.close()
