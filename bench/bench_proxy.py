@@ -40,14 +40,17 @@ from mock_server.process import MockProcess, MockProcessError, free_port
 
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
 SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
-PROJECT, ENVIRONMENT, SEGMENT = "default", "test", "bench-proxy"
+PROJECT, ENVIRONMENT = "default", "test"
+# one segment per path: the proxy judges sequences assuming it sees every write to what it
+# judges, so the direct requests must not write to the segment the proxied ones do
+SEGMENTS = {"direct": "bench-direct", "proxy": "bench-proxied"}
 CONTEXTS = [f"bench-org-{i}" for i in range(10)]
 DAY_MS = 86_400_000
 TIMEOUT_S = 30.0  # a request not answered in time counts as failed
 
 
-def _patch_path() -> str:
-    return f"/api/v2/segments/{PROJECT}/{SEGMENT}/expiring-targets/{ENVIRONMENT}"
+def _patch_path(segment: str) -> str:
+    return f"/api/v2/segments/{PROJECT}/{segment}/expiring-targets/{ENVIRONMENT}"
 
 
 def _body(kind: str, value: int) -> bytes:
@@ -56,15 +59,15 @@ def _body(kind: str, value: int) -> bytes:
          "value": value} for key in CONTEXTS]}).encode()
 
 
-def provision(base_url: str) -> None:
+def provision(base_url: str, segment: str) -> None:
     """The segment, its 10 targeted contexts, and their schedules."""
     with httpx.Client(base_url=base_url, headers={"Authorization": WRITER}) as http:
         http.post(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}",
-                  json={"key": SEGMENT, "name": SEGMENT}).raise_for_status()
-        http.patch(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}/{SEGMENT}", json=[
+                  json={"key": segment, "name": segment}).raise_for_status()
+        http.patch(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}/{segment}", json=[
             {"op": "add", "path": "/includedContexts",
              "value": [{"contextKind": "org", "values": CONTEXTS}]}]).raise_for_status()
-        http.patch(_patch_path(), content=_body("addExpiringTarget", _future()),
+        http.patch(_patch_path(segment), content=_body("addExpiringTarget", _future()),
                    headers={"Content-Type": SEMANTIC}).raise_for_status()
 
 
@@ -118,14 +121,15 @@ class _Connection(asyncio.Protocol):
             self.waiter = None
 
 
-def _request(base_url: str, body: bytes) -> bytes:
+def _request(base_url: str, segment: str, body: bytes) -> bytes:
     host = base_url.removeprefix("http://")
-    return (f"PATCH {_patch_path()} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
+    return (f"PATCH {_patch_path(segment)} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
             f"Content-Type: {SEMANTIC}\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode() + body
 
 
-async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[float], int]:
+async def load(base_url: str, segment: str, rate: float,
+               duration_s: float) -> tuple[list[float], int]:
     """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed. A request
     whose time has come takes an idle connection or opens one."""
     loop = asyncio.get_running_loop()
@@ -142,7 +146,7 @@ async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[floa
             connection = idle.pop()
         else:
             _, connection = await loop.create_connection(_Connection, host, int(port))
-        raw = _request(base_url, _body("updateExpiringTarget", value))
+        raw = _request(base_url, segment, _body("updateExpiringTarget", value))
         started = time.perf_counter()
         try:
             status, body = await connection.send(raw)
@@ -199,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True)
         try:
-            return _run(args, mock.base_url, f"http://127.0.0.1:{port}")
+            return _run(args, mock.base_url, f"http://127.0.0.1:{port}", proxy,
+                        work / "reports" / "proxy.json")
         finally:
-            proxy.terminate()
-            proxy.wait(timeout=30)
+            if proxy.poll() is None:
+                proxy.terminate()
+                proxy.wait(timeout=30)
             mock.stop()
 
 
@@ -217,9 +223,11 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
+def _run(args: argparse.Namespace, direct: str, proxied: str,
+         proxy: subprocess.Popen[bytes], report: Path) -> int:
     _wait(proxied)
-    provision(direct)
+    for segment in SEGMENTS.values():
+        provision(direct, segment)
     samples: dict[str, list[float]] = {"direct": [], "proxy": []}
     added_per_round: dict[str, list[float]] = {"median": [], "p99": []}
     failed = 0
@@ -228,7 +236,8 @@ def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
         order = [("direct", direct), ("proxy", proxied)]
         figures = {}
         for name, url in order if round_number % 2 == 0 else reversed(order):
-            latencies, failures = asyncio.run(load(url, args.rate, args.duration))
+            latencies, failures = asyncio.run(load(url, SEGMENTS[name], args.rate,
+                                                   args.duration))
             samples[name] += latencies
             failed += failures
             figures[name] = (statistics.median(latencies), pct(latencies, 0.99))
@@ -251,6 +260,11 @@ def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
     print(f"added, median of the rounds: {statistics.median(added_per_round['median']):+.2f} ms "
           f"median, {statistics.median(added_per_round['p99']):+.2f} ms p99; load average "
           f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    proxy.terminate()  # it writes its report on the way out
+    proxy.wait(timeout=30)
+    judged = json.loads(report.read_text(encoding="utf-8"))
+    print(f"the proxy judged {judged['exchanges']} exchanges: "
+          f"{judged['violations']['total']} violations")
     if failed:
         print(f"bench_proxy: {failed} requests failed", file=sys.stderr)
     return 1 if failed else 0

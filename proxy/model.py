@@ -361,8 +361,14 @@ class Model:
                 yield SequenceFinding(fact.version_rule, f"{where} with _version {version}, but "
                                       f"exchange #{fact.origin} {_how(fact)} {fact.version}",
                                       fact.origin)
-            elif fact.version is None and version is not None:
-                fact.version, fact.version_rule = version, "views-agree"
+            else:
+                if fact.version is None:
+                    fact.version, fact.version_rule = version, "views-agree"
+                continue
+            # after a contradiction, what the answer shows (so it is reported once, not again
+            # with every later answer)
+            state.facts[key] = Fact(True, date, version, "views-agree", "views-agree", index,
+                                    "patch")
 
     # -- segments and flags themselves -----------------------------------------------------
 
