@@ -112,6 +112,7 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
 
     from mock_server.serve import GC_THRESHOLD
 
+    from . import schemas
     from .checker import Checker
     from .forward import Forwarder
     from .model import Model
@@ -126,6 +127,7 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
     # as the mock does (mock_server/serve.py): the modules' long-lived objects are never
     # scanned again, and young collections come less often; a full collection of everything
     # loaded took 150 ms, a pause every answer in flight then waits out
+    schemas.warm()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
