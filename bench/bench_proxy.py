@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -39,13 +40,17 @@ from mock_server.process import MockProcess, MockProcessError, free_port
 
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
 SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
-PROJECT, ENVIRONMENT, SEGMENT = "default", "test", "bench-proxy"
+PROJECT, ENVIRONMENT = "default", "test"
+# one segment per path: the proxy judges sequences assuming it sees every write to what it
+# judges, so the direct requests must not write to the segment the proxied ones do
+SEGMENTS = {"direct": "bench-direct", "proxy": "bench-proxied"}
 CONTEXTS = [f"bench-org-{i}" for i in range(10)]
 DAY_MS = 86_400_000
+TIMEOUT_S = 30.0  # a request not answered in time counts as failed
 
 
-def _patch_path() -> str:
-    return f"/api/v2/segments/{PROJECT}/{SEGMENT}/expiring-targets/{ENVIRONMENT}"
+def _patch_path(segment: str) -> str:
+    return f"/api/v2/segments/{PROJECT}/{segment}/expiring-targets/{ENVIRONMENT}"
 
 
 def _body(kind: str, value: int) -> bytes:
@@ -54,15 +59,15 @@ def _body(kind: str, value: int) -> bytes:
          "value": value} for key in CONTEXTS]}).encode()
 
 
-def provision(base_url: str) -> None:
+def provision(base_url: str, segment: str) -> None:
     """The segment, its 10 targeted contexts, and their schedules."""
     with httpx.Client(base_url=base_url, headers={"Authorization": WRITER}) as http:
         http.post(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}",
-                  json={"key": SEGMENT, "name": SEGMENT}).raise_for_status()
-        http.patch(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}/{SEGMENT}", json=[
+                  json={"key": segment, "name": segment}).raise_for_status()
+        http.patch(f"/api/v2/segments/{PROJECT}/{ENVIRONMENT}/{segment}", json=[
             {"op": "add", "path": "/includedContexts",
              "value": [{"contextKind": "org", "values": CONTEXTS}]}]).raise_for_status()
-        http.patch(_patch_path(), content=_body("addExpiringTarget", _future()),
+        http.patch(_patch_path(segment), content=_body("addExpiringTarget", _future()),
                    headers={"Content-Type": SEMANTIC}).raise_for_status()
 
 
@@ -80,6 +85,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.closed = False  # the server closes connections idle for 5 s
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -101,6 +107,7 @@ class _Connection(asyncio.Protocol):
         self.waiter.set_result((int(head.split(" ", 2)[1]), body))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError("closed"))
 
@@ -109,19 +116,20 @@ class _Connection(asyncio.Protocol):
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
         try:
-            return await self.waiter
+            return await asyncio.wait_for(self.waiter, TIMEOUT_S)
         finally:
             self.waiter = None
 
 
-def _request(base_url: str, body: bytes) -> bytes:
+def _request(base_url: str, segment: str, body: bytes) -> bytes:
     host = base_url.removeprefix("http://")
-    return (f"PATCH {_patch_path()} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
+    return (f"PATCH {_patch_path(segment)} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {WRITER}\r\n"
             f"Content-Type: {SEMANTIC}\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode() + body
 
 
-async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[float], int]:
+async def load(base_url: str, segment: str, rate: float,
+               duration_s: float) -> tuple[list[float], int]:
     """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed. A request
     whose time has come takes an idle connection or opens one."""
     loop = asyncio.get_running_loop()
@@ -132,15 +140,17 @@ async def load(base_url: str, rate: float, duration_s: float) -> tuple[list[floa
 
     async def one(value: int) -> None:
         nonlocal failures
+        while idle and idle[-1].closed:
+            idle.pop()
         if idle:
             connection = idle.pop()
         else:
             _, connection = await loop.create_connection(_Connection, host, int(port))
-        raw = _request(base_url, _body("updateExpiringTarget", value))
+        raw = _request(base_url, segment, _body("updateExpiringTarget", value))
         started = time.perf_counter()
         try:
             status, body = await connection.send(raw)
-        except ConnectionError:
+        except (ConnectionError, TimeoutError):
             failures += 1
             return
         elapsed = (time.perf_counter() - started) * 1000
@@ -193,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True)
         try:
-            return _run(args, mock.base_url, f"http://127.0.0.1:{port}")
+            return _run(args, mock.base_url, f"http://127.0.0.1:{port}", proxy,
+                        work / "reports" / "proxy.json")
         finally:
-            proxy.terminate()
-            proxy.wait(timeout=30)
+            if proxy.poll() is None:
+                proxy.terminate()
+                proxy.wait(timeout=30)
             mock.stop()
 
 
@@ -211,20 +223,29 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
+def _run(args: argparse.Namespace, direct: str, proxied: str,
+         proxy: subprocess.Popen[bytes], report: Path) -> int:
     _wait(proxied)
-    provision(direct)
+    for segment in SEGMENTS.values():
+        provision(direct, segment)
     samples: dict[str, list[float]] = {"direct": [], "proxy": []}
+    added_per_round: dict[str, list[float]] = {"median": [], "p99": []}
     failed = 0
+    load_before = os.getloadavg()[0]
     for round_number in range(args.rounds):
         order = [("direct", direct), ("proxy", proxied)]
+        figures = {}
         for name, url in order if round_number % 2 == 0 else reversed(order):
-            latencies, failures = asyncio.run(load(url, args.rate, args.duration))
+            latencies, failures = asyncio.run(load(url, SEGMENTS[name], args.rate,
+                                                   args.duration))
             samples[name] += latencies
             failed += failures
-            print(f"round {round_number + 1} {name}: median {statistics.median(latencies):.2f} "
-                  f"ms, p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} requests)",
-                  flush=True)
+            figures[name] = (statistics.median(latencies), pct(latencies, 0.99))
+            print(f"round {round_number + 1} {name}: median {figures[name][0]:.2f} ms, p99 "
+                  f"{figures[name][1]:.2f} ms ({len(latencies)} requests; load average "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
+        added_per_round["median"].append(figures["proxy"][0] - figures["direct"][0])
+        added_per_round["p99"].append(figures["proxy"][1] - figures["direct"][1])
     result: dict[str, Any] = {
         name: {"median_ms": statistics.median(v), "p99_ms": pct(v, 0.99), "requests": len(v)}
         for name, v in samples.items()}
@@ -236,6 +257,14 @@ def _run(args: argparse.Namespace, direct: str, proxied: str) -> int:
         print(f"{name:8} {result[name]['median_ms']:7.2f} ms {result[name]['p99_ms']:6.2f} ms")
     print(f"{'added':8} {added['median']:+7.2f} ms {added['p99']:+6.2f} ms   "
           "(targets: +2 ms median, +5 ms p99)")
+    print(f"added, median of the rounds: {statistics.median(added_per_round['median']):+.2f} ms "
+          f"median, {statistics.median(added_per_round['p99']):+.2f} ms p99; load average "
+          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    proxy.terminate()  # it writes its report on the way out
+    proxy.wait(timeout=30)
+    judged = json.loads(report.read_text(encoding="utf-8"))
+    print(f"the proxy judged {judged['exchanges']} exchanges: "
+          f"{judged['violations']['total']} violations")
     if failed:
         print(f"bench_proxy: {failed} requests failed", file=sys.stderr)
     return 1 if failed else 0

@@ -52,9 +52,9 @@ def policy_of(base_url: str) -> Policy:
         return REFERENCE
 
 
-def mock_side(name: str, base_url: str, inner: httpx.BaseTransport) -> Side:
-    return Side(name, base_url, inner, MOCK_WRITER_TOKEN, MOCK_READER_TOKEN, PROJECT,
-                ENVIRONMENT)
+def mock_side(base_url: str, inner: httpx.BaseTransport) -> Side:
+    """A side with the shipped configuration's tokens, project and environment."""
+    return Side(base_url, inner, MOCK_WRITER_TOKEN, MOCK_READER_TOKEN, PROJECT, ENVIRONMENT)
 
 
 def in_process(plan: list[Step]) -> Callable[[Policy], Aspects]:
@@ -65,8 +65,7 @@ def in_process(plan: list[Step]) -> Callable[[Policy], Aspects]:
         app = create_mock_app(config.with_overrides(admin=True, policy=policy))
         transport = SyncASGITransport(app)
         try:
-            return side_aspects(mock_side("the mock in-process", IN_PROCESS_URL,
-                                          transport).run(plan))
+            return side_aspects(mock_side(IN_PROCESS_URL, transport).run(plan))
         finally:
             transport.close()
             app.close()

@@ -4,11 +4,12 @@ Made alike: each side's run prefix (every key it created) and its flags' variati
 placeholders; ids (`_id`), server-set dates and seeds (`creationDate`, `lastModifiedDate`,
 `lastModified`, `salt`, `sel`) and `_links` are blanked; so are error messages, which the
 documents leave to the server (their `code` is compared). Compared: the status, the
-Content-Type, which rate-limit headers are present, and the body, split into *aspects* -- every
-leaf by its path; a list of schedules by which schedules it holds, their order, and each
-schedule's fields; and whether integers are spelt as decimals (`1.0`). Aspects keep apart what
-different answers of the documents change, so that a difference can be traced to the one
-policy setting behind it.
+Content-Type, whether rate-limit headers are present (`Retry-After`, any `X-Ratelimit-*`:
+which window a server reports, global or per route, is its own), and the body, split into
+*aspects* -- every leaf by its path; a list of schedules by which schedules it holds, their
+order, and each schedule's fields; and whether integers are spelt as decimals (`1.0`).
+Aspects keep apart what different answers of the documents change, so that a difference can
+be traced to the one policy setting behind it.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ def aspects(exchange: Exchange, substitutions: Substitutions) -> dict[str, str]:
     out = {"status": str(exchange.status) if exchange.status is not None else "no answer"}
     content_type = (exchange.response_header("content-type") or "").replace(" ", "").lower()
     out["Content-Type"] = content_type or ABSENT
-    limits = sorted(n for n, _ in exchange.response_headers
-                    if n in RATE_LIMIT_HEADERS or n.startswith("x-ratelimit-"))
+    limits = sorted({"x-ratelimit-*" if n.startswith("x-ratelimit-") else n
+                     for n, _ in exchange.response_headers
+                     if n in RATE_LIMIT_HEADERS or n.startswith("x-ratelimit-")})
     out["rate-limit headers"] = ", ".join(limits) or ABSENT
     body = exchange.response_json
     if body is NOT_JSON:

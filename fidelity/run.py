@@ -50,8 +50,8 @@ def _target_side(settings: Settings) -> Side:
     """Over the suite's retry policy and within the request budget."""
     pacer = Pacer(settings.max_requests)
     inner = RetryingTransport(httpx.HTTPTransport(retries=0), pacer=pacer)
-    return Side("the target", settings.target, inner, settings.token, settings.reader,
-                settings.project, settings.environment, pacer)
+    return Side(settings.target, inner, settings.token, settings.reader, settings.project,
+                settings.environment, pacer)
 
 
 def run(settings: Settings, mock_url: str, reports_dir: Path) -> int:
@@ -64,9 +64,16 @@ def run(settings: Settings, mock_url: str, reports_dir: Path) -> int:
     print(f"compare: seed {settings.seed}; {len(plan)} steps, {needed} requests per side; the "
           f"mock at {mock_url} (policy {base.name or 'reference'}), the target at "
           f"{settings.target}", flush=True)
-    mock = mock_side("the mock", mock_url, RetryingTransport(httpx.HTTPTransport(retries=0)))
+    mock = mock_side(mock_url, RetryingTransport(httpx.HTTPTransport(retries=0)))
     mock_run = mock.run(plan)
+    if not mock_run.provisioned:
+        raise BadInput(f"the kit's mock at {mock_url} could not be set up: {mock_run.stopped}")
     target_run = _target_side(settings).run(plan)
+    if not target_run.provisioned:
+        left = f" (could not delete, if they exist: {', '.join(target_run.leftovers)})" if (
+            target_run.leftovers) else ""
+        raise BadInput(f"the target {settings.target} could not be set up: "
+                       f"{target_run.stopped}{left}")
     comparison = compare((mock_url, settings.target), mock_run, target_run, base,
                          in_process(plan))
     meta = {"seed": settings.seed, "policy": base.name or "reference",

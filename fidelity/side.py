@@ -10,6 +10,7 @@ requests kept in reserve); in-process (the attribution runs) through the mock's 
 
 from __future__ import annotations
 
+import atexit
 import json
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from contract_tests.interrupts import INTERRUPTS
 from contract_tests.network import InfrastructureError
 from contract_tests.pacing import BudgetSpent, Pacer
 from contract_tests.provisioning import Provisioned, Provisioning, Slot
+from contract_tests.settings import ConfigurationError
 from generated.client import Client
 from generated.operations import OPERATIONS, Operation
 from proxy.exchange import Credentials, Exchange
@@ -90,6 +92,11 @@ class SideRun:
     stopped: str | None = None
     leftovers: list[str] = field(default_factory=list)
 
+    @property
+    def provisioned(self) -> bool:
+        """Whether its setup completed (every family has its resources)."""
+        return len(self.resources) == len(FAMILIES)
+
     def substitutions(self) -> Substitutions:
         """Its own values that another side cannot share: its key prefix, its variation ids."""
         return Substitutions.of([(self.run_id, "<run>"), *(
@@ -110,12 +117,12 @@ def resource_get(family: Family) -> Operation:
 
 
 class Side:
-    def __init__(self, name: str, base_url: str, inner: httpx.BaseTransport, writer: str,
+    def __init__(self, base_url: str, inner: httpx.BaseTransport, writer: str,
                  reader: str | None, project: str, environment: str,
                  pacer: Pacer | None = None) -> None:
         """`pacer`: the budget of the transport in `inner`, whose cleanup reserve this side
         keeps up to date."""
-        self.name, self.base_url, self.pacer = name, base_url, pacer
+        self.base_url, self.pacer = base_url, pacer
         self.tokens = {"writer": writer, "reader": reader}
         self.project, self.environment = project, environment
         self.capture = Capture(inner)
@@ -144,10 +151,13 @@ class Side:
             result.stopped = f"the request budget is spent ({exc})"
         except (InfrastructureError, httpx.HTTPError) as exc:
             result.stopped = f"the setup could not be completed ({type(exc).__name__}: {exc})"
+        except ConfigurationError as exc:  # a setup request refused: token, project, env
+            result.stopped = str(exc)
         finally:
             self.capture.label = "cleanup"
             with INTERRUPTS.cleaning():
                 result.leftovers = provisioning.delete_all()
+            atexit.unregister(provisioning.delete_all)  # done here; what is left is reported
             client.close()
             self.http.close()
         return result

@@ -10,7 +10,7 @@ write may have changed is forgotten.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract_tests.checks import ContractViolation, check_error_indices
@@ -25,7 +25,7 @@ from .routing import Route, route
 __all__ = ["Checker"]
 
 ANYWHERE = "*"  # the scope of a write outside the operation model
-RECENT = 2000  # exchanges kept to show as the origin of a sequence violation
+RECENT = 2000  # exchanges kept (as summaries) to show as the origin of a sequence violation
 
 
 class Checker:
@@ -37,7 +37,7 @@ class Checker:
         self._seq = 0
         self._writing: Counter[str] = Counter()  # writes in flight, per project
         self._last_write_end: dict[str, int] = {}
-        self._recent: OrderedDict[int, Exchange] = OrderedDict()
+        self._recent: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
 
     def begin(self, method: str, path: str) -> int:
         """A request arrived; returns its ticket for `finish`."""
@@ -96,10 +96,10 @@ class Checker:
         for tier in (1, 2):
             self.ledger.judged[(operation, tier)] += 1
         for violation in violations:
-            shown = {exchange.index: exchange.summary()}
+            shown = {exchange.index: self._recent[exchange.index]}
             origin = self._recent.get(violation.origin) if violation.origin is not None else None
             if origin is not None:
-                shown[origin.index] = origin.summary()
+                shown[origin["index"]] = origin
             self.ledger.add(violation, shown)
             if self.on_violation is not None:
                 self.on_violation(violation)
@@ -139,7 +139,9 @@ class Checker:
             self.model.forget_project(None if scope == ANYWHERE else scope)
 
     def _remember(self, exchange: Exchange) -> None:
-        self._recent[exchange.index] = exchange
+        """A summary, not the exchange: its parsed bodies would be hundreds of objects each,
+        for the garbage collector to walk through again and again."""
+        self._recent[exchange.index] = exchange.summary()
         while len(self._recent) > RECENT:
             self._recent.popitem(last=False)
 

@@ -19,7 +19,8 @@ import httpx
 
 from contract_tests.recorder import redact_secrets
 
-__all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange", "end_to_end"]
+__all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange",
+           "end_to_end"]
 
 # RFC 9110 section 7.6.1 and the headers every proxy treats so (RFC 2616 section 13.5.1)
 HOP_BY_HOP = frozenset({
@@ -90,8 +91,8 @@ class Credentials:
 @dataclass(frozen=True)
 class Exchange:
     """A request and its answer; ``status`` None when no API answered (`infrastructure` says
-    why). Bodies are as on the wire but content-decoded. Also duck-types the few parts of an
-    httpx response the suite's checks read (`status_code`, `content`, `json()`)."""
+    why). Bodies are as on the wire but content-decoded. Also duck-types the parts of an httpx
+    response the suite's `check_error_body` reads (`status_code`, `json()`)."""
 
     index: int
     started_at: float  # Unix time, seconds
@@ -106,8 +107,6 @@ class Exchange:
     response_headers: Headers = ()
     response_body: bytes = b""
     infrastructure: str | None = None  # the network or a gateway failed, not the API
-    seq_start: int = 0  # order of arrival and of completion among all exchanges
-    seq_end: int = 0
 
     @classmethod
     def from_httpx(cls, index: int, request: httpx.Request, response: httpx.Response | None,
@@ -131,10 +130,6 @@ class Exchange:
     @property
     def status_code(self) -> int:
         return self.status or 0
-
-    @property
-    def content(self) -> bytes:
-        return self.response_body
 
     def json(self) -> Any:
         return json.loads(self.response_body)

@@ -43,6 +43,8 @@ class Forwarder:
         if scope["type"] != "http":  # no lifespan events; websockets are not this API
             return
         body = await _read_body(receive)
+        if body is None:  # the client left before its request was complete: nothing to send
+            return
         method = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
@@ -117,16 +119,16 @@ class _Answer:
             return self.raw
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None if the client disconnected before it was complete."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _own_answer(status: int, code: str, message: str) -> _Answer:

@@ -28,7 +28,7 @@ forgotten, since the proxy cannot see writes that go around it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,9 +97,9 @@ def _rule_between(earlier: str | None, later: str, default: str) -> str:
 class Model:
     """Every resource's `Schedules`, fed one exchange at a time in the order they ended."""
 
-    def __init__(self, ttl_s: float = 300.0, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        """`ttl_s`: a resource the proxy has seen nothing of for that long is forgotten."""
         self.ttl_s = ttl_s
-        self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.resources: dict[ResourceId, Schedules] = {}
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Model:
         return found
 
     def _due(self, date: int | None) -> bool:
-        return date is not None and date <= self.now_ms() + DUE_MARGIN_MS
+        return date is not None and date <= time.time() * 1000 + DUE_MARGIN_MS
 
     # -- exchanges -------------------------------------------------------------------------
 
@@ -361,8 +361,14 @@ class Model:
                 yield SequenceFinding(fact.version_rule, f"{where} with _version {version}, but "
                                       f"exchange #{fact.origin} {_how(fact)} {fact.version}",
                                       fact.origin)
-            elif fact.version is None and version is not None:
-                fact.version, fact.version_rule = version, "views-agree"
+            else:
+                if fact.version is None:
+                    fact.version, fact.version_rule = version, "views-agree"
+                continue
+            # after a contradiction, what the answer shows (so it is reported once, not again
+            # with every later answer)
+            state.facts[key] = Fact(True, date, version, "views-agree", "views-agree", index,
+                                    "patch")
 
     # -- segments and flags themselves -----------------------------------------------------
 

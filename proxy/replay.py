@@ -64,8 +64,9 @@ def _send(http: httpx.Client, base_url: str, recorded: RecordedRequest,
                if k.lower() not in ("host", "content-length", "authorization")]
     if recorded.credential is not None:
         headers.append(("Authorization", tokens[recorded.credential]))
-    request = http.build_request(recorded.method, base_url + recorded.path_and_query,
-                                 headers=headers, content=recorded.body)
+    # not `build_request`: the client's defaults and cookie jar must not add to the recording
+    request = httpx.Request(recorded.method, base_url + recorded.path_and_query,
+                            headers=headers, content=recorded.body)
     try:
         response = http.send(request)
         response.read()
@@ -88,7 +89,6 @@ def replay(requests: Sequence[RecordedRequest], base_url: str, tokens: dict[str,
     transport = RetryingTransport(httpx.HTTPTransport(retries=0))
     with httpx.Client(transport=transport, timeout=30.0, follow_redirects=False,
                       trust_env=False) as http:
-        http.headers.clear()  # only the recorded headers go out
         for index, recorded in enumerate(requests, 1):
             if recorded.credential is not None and recorded.credential not in tokens:
                 skipped += 1

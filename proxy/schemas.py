@@ -18,9 +18,9 @@ import jsonschema_rs
 
 from contract_tests.schema import bundle
 from generated._runtime import media_type_matches
-from generated.operations import Operation
+from generated.operations import OPERATIONS, Operation
 
-__all__ = ["first_error", "request_media_type", "response_content", "response_headers"]
+__all__ = ["first_error", "request_media_type", "response_content", "response_headers", "warm"]
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
@@ -102,3 +102,17 @@ def first_error(operation: Operation, status: int | None, media_type: str,
     error = next(iter(validator.iter_errors(value)))
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
     return f"${where}: {error.message}"[:500]
+
+
+def warm() -> None:
+    """Load the document and compile every validator now, not on first use: a server that
+    freezes its long-lived objects for the garbage collector (proxy/serve.py) calls it first,
+    so that the document's hundred thousand objects are not walked by every full collection
+    (and no early answer waits for a compilation)."""
+    for operation in OPERATIONS.values():
+        for media_type in operation.request_media_types:
+            _validator(_body_pointer(operation, None, media_type))
+        for status in operation.status_codes:
+            response_headers(operation, status)
+            for media_type in response_content(operation, status):
+                _validator(_body_pointer(operation, status, media_type))

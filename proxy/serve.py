@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.util
 import signal
 import socket
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["BAD_INPUT", "BadInput", "check_upstream", "main"]
 
 BAD_INPUT = 2
-HOST = "127.0.0.1"
+HOST = "127.0.0.1"  # the only address it listens on: what passes through carries tokens
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -46,7 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--upstream", required=True,
                         help="the server to forward to: its root, http(s)://host[:port]")
     parser.add_argument("--port", type=int, default=8766, help="port to listen on (8766)")
-    parser.add_argument("--host", default=HOST, help=f"address to listen on ({HOST})")
     parser.add_argument("--har", type=Path, help="record the traffic to this HAR 1.2 file "
                         "(no credentials: see docs/proxy.md)")
     parser.add_argument("--reports-dir", type=Path, default=Path("reports"),
@@ -55,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="a summary line every N exchanges when not on a terminal (50)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait for the upstream's answer (60)")
-    parser.add_argument("--ttl", type=float, default=300.0, help="seconds after which what "
-                        "the proxy learnt of a resource is forgotten (300)")
+    parser.add_argument("--ttl", type=float, default=300.0, help="what the proxy learnt of a "
+                        "resource is forgotten when it has seen nothing of it for this many "
+                        "seconds (300; 0: judge single exchanges only)")
     return parser
 
 
@@ -99,6 +100,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _after_shutdown(signum: int, frame: object) -> None:
+    """uvicorn handles SIGINT and SIGTERM while it serves, then raises the signal again once it
+    has shut down: here it must not end the process before the reports are written."""
+
+
 def _http_protocol() -> str:
     return "httptools" if importlib.util.find_spec("httptools") else "h11"
 
@@ -108,6 +114,9 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
                  credentials: Credentials) -> None:
     import uvicorn
 
+    from mock_server.serve import GC_THRESHOLD
+
+    from . import schemas
     from .checker import Checker
     from .forward import Forwarder
     from .model import Model
@@ -119,6 +128,13 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
         summary.exchange()
 
     checker = Checker(ledger, Model(ttl_s=args.ttl), on_violation=summary.violation)
+    # as the mock does (mock_server/serve.py): the modules' long-lived objects are never
+    # scanned again, and young collections come less often; a full collection of everything
+    # loaded took 150 ms, a pause every answer in flight then waits out
+    schemas.warm()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
     async with httpx.AsyncClient(transport=UpstreamTransport(), follow_redirects=False,
                                  timeout=httpx.Timeout(args.timeout, connect=10.0)) as client:
         app = Forwarder(upstream, checker, credentials, client, on_exchange=seen)
@@ -135,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.har is not None and not args.har.parent.is_dir():
             raise BadInput(f"--har {args.har}: the directory {args.har.parent} does not exist")
         upstream = check_upstream(args.upstream)
-        sock = _listen(args.host, args.port)
+        sock = _listen(HOST, args.port)
     except BadInput as exc:
         print(f"proxy: {exc}", file=sys.stderr)
         return BAD_INPUT
@@ -147,12 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ledger import Ledger
     from .report import write_reports
 
-    stopped: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn re-raises them after shutting down
-        signal.signal(signum, lambda number, _frame: stopped.append(number))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _after_shutdown)
     ledger, credentials = Ledger(upstream), Credentials()
     har = HarLog() if args.har is not None else None
-    print(f"proxy: http://{args.host}:{args.port} -> {upstream}; reports in "
+    print(f"proxy: http://{HOST}:{args.port} -> {upstream}; reports in "
           f"{args.reports_dir}/proxy.md and .json" + (f", traffic to {args.har}" if har else "")
           + "; Ctrl-C stops it", flush=True)
     summary = Summary(ledger, every=args.every)

@@ -142,9 +142,9 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             443 if request.url.scheme == "https" else 80))
         connection = await self._connection(key, timeouts.get("connect"))
         try:
-            answer, reusable = await asyncio.wait_for(
-                connection.exchange(_serialised(request), request.method == "HEAD"),
-                timeouts.get("read"))
+            async with asyncio.timeout(timeouts.get("read")):  # no task per request
+                answer, reusable = await connection.exchange(_serialised(request),
+                                                             request.method == "HEAD")
         except TimeoutError:
             connection.close()
             raise httpx.ReadTimeout("the upstream did not answer in time",
@@ -177,9 +177,9 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         try:
-            _, connection = await asyncio.wait_for(loop.create_connection(
-                _Connection, host, port, ssl=self._tls if scheme == "https" else None),
-                timeout)
+            async with asyncio.timeout(timeout):
+                _, connection = await loop.create_connection(
+                    _Connection, host, port, ssl=self._tls if scheme == "https" else None)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from proxy_helpers import ROOT
 
-from mock_server.process import HOST, free_port
+from mock_server.process import HOST, MockProcess, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -125,4 +125,29 @@ def test_replay_without_the_token_it_needs(tmp_path: Path) -> None:
     result = _run("-m", "proxy.replay", str(har), "--base-url", "http://127.0.0.1:9",
                   "--reports-dir", str(tmp_path / "reports"))
     _one_line(result, "LD_API_TOKEN is not set")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_compare_with_an_unreachable_target(tmp_path: Path) -> None:
+    result = _run("-m", "fidelity", "--base-url", f"http://{HOST}:{free_port()}",
+                  "--reports-dir", str(tmp_path / "reports"))
+    _one_line(result, "--base-url", "cannot connect")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_compare_with_a_budget_the_plan_does_not_fit(tmp_path: Path, http_server: str) -> None:
+    result = _run("-m", "fidelity", "--base-url", http_server, "--max-requests", "20",
+                  "--mock-url", http_server, "--reports-dir", str(tmp_path / "reports"))
+    _one_line(result, "the plan needs", "--max-requests 20")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_compare_with_a_token_the_target_refuses(tmp_path: Path, mock: MockProcess) -> None:
+    result = _run("-m", "fidelity", "--base-url", mock.base_url, "--reports-dir",
+                  str(tmp_path / "reports"), env={"PATH": "/usr/bin:/bin",
+                                                  "LD_API_TOKEN": "not-a-valid-token-1234"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "could not be set up" in line and "401" in line, line
+    assert "not-a-valid-token-1234" not in result.stdout + result.stderr
     assert not (tmp_path / "reports").exists()

@@ -33,7 +33,7 @@ def test_every_policy_variant_passes(variant: str) -> None:
     app = mock_app(variant)
     transport = SyncASGITransport(app)
     try:
-        run = mock_side(variant, IN_PROCESS_URL, transport).run(build_plan(3, True))
+        run = mock_side(IN_PROCESS_URL, transport).run(build_plan(3, True))
     finally:
         transport.close()
         app.close()
@@ -136,3 +136,22 @@ def test_the_har_file_keeps_no_token(tmp_path: Path) -> None:
     assert (recorded.method, recorded.path_and_query, recorded.credential) == (
         "PATCH", f"{CONTEXTS}?a=1", "token-1")
     assert recorded.body == b"\xff\x00***"
+
+
+def test_a_write_around_the_proxy_is_reported_once(driver: _Driver) -> None:
+    """A write the proxy did not see makes the next answer contradict what it knew: that is
+    one violation (the proxy cannot tell it from a server's), after which it goes by what the
+    answers show, not one per later answer."""
+    def update() -> Exchange:
+        return driver.exchange("PATCH", CONTEXTS, headers={"Content-Type": SEMANTIC},
+                               content=json.dumps({"instructions": [
+                                   {"kind": "updateExpiringTarget", "contextKind": "user",
+                                    "contextKey": "alice", "targetType": "included",
+                                    "value": future()}]}))
+
+    checker = Checker(Ledger("mock"))
+    checker.judge(driver.add(future()))
+    checker.judge(update())
+    update()  # around the proxy
+    found = [v.rule for _ in range(3) for v in checker.judge(update())]
+    assert found == ["update-increments-version"]
