@@ -39,9 +39,10 @@ lint: install
 # exercised; contract_tests/coverage-default.yaml), KNOWN=FILE (known deviations: matching
 # failures do not fail the run), COMPARE=FILE (a previous results.json: new, fixed, still
 # failing, newly covered, no longer covered). Reports in reports/ (junit.xml, conformance.md,
-# conformance.html, results.json, repro/<failure id>.sh).
+# conformance.html, results.json, repro/<failure id>.sh). WORKERS=N or auto: the tests spread
+# over N pytest-xdist workers (one seed, one budget and one set of reports for the run).
 contract: install generate
-	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(RATE),--rate $(RATE)) $(if $(TIERS),--tiers $(TIERS)) $(if $(OPS),--ops $(OPS)) $(if $(PLAN),--plan) $(if $(REQUIRE_COVERAGE),--require-coverage '$(REQUIRE_COVERAGE)') $(if $(KNOWN),--known '$(KNOWN)') $(if $(COMPARE),--compare '$(COMPARE)') $(if $(NO_SHRINK),-- --no-shrink)
+	$(PY) -m contract_tests.run $(if $(BASE_URL),--base-url '$(BASE_URL)') $(if $(WORKERS),--workers '$(WORKERS)') $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED)) $(if $(MAX_REQUESTS),--max-requests $(MAX_REQUESTS)) $(if $(RATE),--rate $(RATE)) $(if $(TIERS),--tiers $(TIERS)) $(if $(OPS),--ops $(OPS)) $(if $(PLAN),--plan) $(if $(REQUIRE_COVERAGE),--require-coverage '$(REQUIRE_COVERAGE)') $(if $(KNOWN),--known '$(KNOWN)') $(if $(COMPARE),--compare '$(COMPARE)') $(if $(NO_SHRINK),-- --no-shrink)
 
 # Generation benchmark (bench/bench_generate.py): ours against three competitors
 # on ../shared/reference/launchdarkly-openapi.yaml. Each competitor gets its own

@@ -69,14 +69,15 @@ def _operation_key(item: pytest.Item) -> str:
 
 
 def estimate(items: Sequence[pytest.Item], examples: int, schema_coverage: bool,
-             stateful_runs: int, stateful_steps: int, operations: int) -> int:
+             stateful_runs: int, stateful_steps: int, workers: int = 1) -> int:
+    """Requests `items` send with these settings; every worker (pytest-xdist) provisions its
+    own resources."""
     modules = Counter(module_name(item) for item in items)
-    total = COSTS["resources"]
-    if modules[SCHEMA_MODULE]:
-        total += operations * (examples * COSTS["schema-per-example"]
-                               + COSTS["schema-probes-per-operation"]
-                               + (COSTS["schema-coverage-per-operation"] if schema_coverage
-                                  else 0))
+    total = COSTS["resources"] * workers
+    total += modules[SCHEMA_MODULE] * (examples * COSTS["schema-per-example"]  # one per operation
+                                       + COSTS["schema-probes-per-operation"]
+                                       + (COSTS["schema-coverage-per-operation"]
+                                          if schema_coverage else 0))
     total += modules[SEMANTICS_MODULE] * examples * COSTS["semantics-per-example"]
     total += (modules[STATEFUL_MODULE] * stateful_runs * stateful_steps
               * COSTS["stateful-per-step"])
@@ -85,10 +86,11 @@ def estimate(items: Sequence[pytest.Item], examples: int, schema_coverage: bool,
 
 
 def plan_run(items: Sequence[pytest.Item], examples: int, budget: int | None,
-             operations: int) -> RunPlan:
-    """The full plan for `examples`, or the largest one whose estimate fits `budget`."""
+             workers: int = 1) -> RunPlan:
+    """The full plan for `examples`, or the largest one whose estimate fits `budget` (the whole
+    run's: `workers` share it)."""
     def cost(e: int, coverage: bool, kept: Sequence[pytest.Item]) -> int:
-        return estimate(kept, e, coverage, max(1, e // 8), BUDGET_STATEFUL_STEPS, operations)
+        return estimate(kept, e, coverage, max(1, e // 8), BUDGET_STATEFUL_STEPS, workers)
 
     def fitted(e: int, coverage: bool, dropped: tuple[str, ...] = (),
                kept: Sequence[pytest.Item] = items) -> RunPlan:
@@ -97,7 +99,7 @@ def plan_run(items: Sequence[pytest.Item], examples: int, budget: int | None,
 
     full = RunPlan(examples, True, max(3, examples // 8),
                    estimate=estimate(items, examples, True, max(3, examples // 8), 40,
-                                     operations))
+                                     workers))
     if budget is None or full.estimate <= budget * USABLE_SHARE:
         return full
     usable = budget * USABLE_SHARE

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hypothesis.core
 import pytest
@@ -20,7 +24,7 @@ from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .markers import TIER_MARKERS, TIER_NUMBERS, module_name, tier_marker
 from .pacing import BudgetSpent
-from .progress import ProgressFile
+from .progress import ProgressFile, worker_path
 from .provisioning import Provisioned, Provisioning, new_run_id
 from .recorder import Recorder
 from .report import ConformanceReport, discard_reports
@@ -31,7 +35,16 @@ from .settings import (
     hypothesis_settings,
     settings_from,
 )
+from .shared_budget import SharedBudget
 from .targets import Target, open_target
+from .workers import (
+    WORKER_BUDGET,
+    WORKER_SEED,
+    is_controller,
+    worker_count,
+    worker_id,
+    worker_input,
+)
 
 SETTINGS = pytest.StashKey[SuiteSettings]()
 RECORDER = pytest.StashKey[Recorder]()
@@ -39,6 +52,7 @@ SEED = pytest.StashKey[int]()
 PLAN = pytest.StashKey[RunPlan]()
 PROBES = pytest.StashKey[int]()  # Schemathesis' authentication probes the run may send
 RUN_ID = pytest.StashKey[str]()  # the prefix of every key the run creates
+SHARED_BUDGET = pytest.StashKey[Path]()  # the controller: its workers' budget file
 
 
 
@@ -50,7 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in TIER_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
-        suite_settings = settings_from(config.option)
+        suite_settings = dataclasses.replace(settings_from(config.option),
+                                             workers=worker_count(config))
     except ConfigurationError as exc:
         # no run: an earlier run's reports would look like this one's
         discard_reports(Path(config.option.reports_dir))
@@ -61,7 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                                  suite_settings.readonly_token)
     checks.listen(config.stash[RECORDER].rule_checked)  # the rules exercised: coverage
     config.stash[RUN_ID] = new_run_id()
-    seed = config.getoption("hypothesis_seed", None)
+    # a pytest-xdist worker takes the seed the controller chose: one seed repeats the run
+    seed = worker_input(config).get(WORKER_SEED, config.getoption("hypothesis_seed", None))
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
     hypothesis.core.global_force_seed = chosen
     config.stash[SEED] = chosen
@@ -73,10 +89,25 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.register_profile("contract", hypothesis_settings(suite_settings))
     settings.load_profile("contract")
     progress = config.getoption("progress_file", None)
-    if progress:
-        config.pluginmanager.register(ProgressFile(Path(progress), config.stash[RECORDER],
-                                                   suite_settings.max_requests),
-                                      "contract-progress")
+    if progress and not is_controller(config):  # the workers write it: they send the requests
+        config.pluginmanager.register(
+            ProgressFile(worker_path(Path(progress), worker_id(config)), config.stash[RECORDER],
+                         suite_settings.max_requests), "contract-progress")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: every worker gets the run's seed, and a worker on this
+    host the file of the run's request budget (shared_budget.py; others take a share)."""
+    config = node.config
+    node.workerinput[WORKER_SEED] = config.stash[SEED]
+    if config.stash[SETTINGS].max_requests is not None and node.gateway.spec.popen and not (
+            node.gateway.spec.ssh or node.gateway.spec.socket):
+        if SHARED_BUDGET not in config.stash:
+            directory = Path(tempfile.mkdtemp(prefix="contract-budget-"))
+            config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+            config.stash[SHARED_BUDGET] = SharedBudget.create(directory / "budget.json")
+        node.workerinput[WORKER_BUDGET] = str(config.stash[SHARED_BUDGET])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -143,8 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
     runnable = [item for item in kept if chosen.kit_mock or not item.get_closest_marker("tier3")]
     plan = plan_run(runnable, chosen.examples,
-                    None if chosen.in_process else chosen.max_requests,
-                    len(chosen.operations or OPERATIONS))
+                    None if chosen.in_process else chosen.max_requests, chosen.workers)
     dropped = set(plan.dropped)
     deselected = [item for item in items if item not in kept or item.nodeid in dropped]
     if deselected:
@@ -223,6 +253,9 @@ def suite(pytestconfig: pytest.Config) -> Iterator[Suite]:
                                 run_id=pytestconfig.stash[RUN_ID])
     target.pacer.cleanup_cost = provisioning.outstanding
     target.pacer.uncounted = pytestconfig.stash.get(PROBES, 0)
+    budget_file = worker_input(pytestconfig).get(WORKER_BUDGET)
+    if budget_file is not None:
+        target.pacer.shared = SharedBudget(Path(budget_file), worker_id(pytestconfig) or "")
     try:
         provisioned = provisioning.create()
     except ConfigurationError as exc:

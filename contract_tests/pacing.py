@@ -14,6 +14,11 @@ Three limits, applied before every request that leaves for the target (network.p
   milliseconds; the reference spec's introduction). When nothing is left, the pacer waits for the
   reset instead of being refused, so a run against a target that advertises its limits gets no
   429 at all. A 429 that comes anyway is still obeyed (`Retry-After`, network.py).
+
+A run spread over pytest-xdist workers (``WORKERS=N``) holds each limit for the run as a whole:
+workers on the controller's host draw on one budget (shared_budget.py); each worker takes an
+equal share (``workers``) of the rate and of what the target says is left in its window, and
+a worker on another host also of the budget (docs/contract-suite.md, "Workers").
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .interrupts import INTERRUPTS
+from .shared_budget import SharedBudget
 
 __all__ = ["BudgetSpent", "Pacer"]
 
@@ -45,6 +51,8 @@ class Pacer:
     # requests that leave without passing here (Schemathesis' authentication probes: at most two
     # per operation and run), kept from the budget
     uncounted: int = 0
+    workers: int = 1  # the run's pytest-xdist workers: this pacer's share is 1/workers
+    shared: SharedBudget | None = None  # the budget of workers on one host (not shared out)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
@@ -56,23 +64,38 @@ class Pacer:
     _windows: dict[int, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def spent(self) -> bool:
-        return self.max_requests is not None and self.sent >= self._limit()
 
-    def _limit(self) -> int:
-        assert self.max_requests is not None
-        if INTERRUPTS.is_cleaning:  # the reserve was kept for this
-            return self.max_requests
-        return self.max_requests - self.cleanup_cost() - self.uncounted
+    @property
+    def share(self) -> int | None:
+        """The requests this pacer may send: the budget, or a worker's share of it."""
+        if self.max_requests is None:
+            return None
+        return self.max_requests if self.shared is not None else (
+            self.max_requests // self.workers)
+
+    def _counted(self) -> bool:
+        """Count the request against the budget; False if it does not fit."""
+        if self.max_requests is None:
+            return True
+        # the cleanup's reserve is kept for it; while cleaning, it is what is being spent
+        reserve = 0 if INTERRUPTS.is_cleaning else self.cleanup_cost()
+        uncounted = 0 if INTERRUPTS.is_cleaning else self.uncounted
+        if self.shared is not None:
+            allowed, _ = self.shared.take(self.max_requests, reserve, uncounted)
+            return allowed
+        assert self.share is not None
+        return self.sent < self.share - reserve - uncounted
 
     def before_send(self, what: str, credential: str | None) -> None:
         """Wait until the request may go, count it; `BudgetSpent` if it may not go at all."""
         with self._lock:
-            if self.max_requests is not None and self.sent >= self._limit():
-                raise BudgetSpent(f"request budget of {self.max_requests} spent before {what} "
-                                  f"({self.sent} sent, {self.cleanup_cost()} kept for the cleanup"
-                                  f", {self.uncounted} for authentication probes)")
+            if not self._counted():
+                of = ("" if self.workers == 1 or self.shared is not None
+                      else f" (this worker's share: {self.share})")
+                raise BudgetSpent(f"request budget of {self.max_requests}{of} spent before "
+                                  f"{what} ({self.sent} sent here, {self.cleanup_cost()} kept "
+                                  f"for the cleanup, {self.uncounted} for authentication "
+                                  f"probes)")
             self._wait(self._window_wait(hash(credential)))
             self._wait(self._rate_wait())
             self.sent += 1
@@ -82,7 +105,7 @@ class Pacer:
         remaining, reset = (headers.get("x-ratelimit-global-remaining"),
                             headers.get("x-ratelimit-reset"))
         try:
-            window = (int(remaining or ""), int(reset or "") / 1000)
+            window = (int(remaining or "") // self.workers, int(reset or "") / 1000)
         except ValueError:
             return
         with self._lock:
@@ -105,7 +128,7 @@ class Pacer:
             return 0.0
         now = self.clock()
         slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / self.rate
+        self._next_slot = slot + self.workers / self.rate
         return slot - now
 
     def _wait(self, seconds: float) -> None:

@@ -10,6 +10,10 @@ Two halves, because pytest captures its own process's terminal while tests run:
   that state with rich below pytest's own output, which it passes through. On a terminal it is a
   live status line; elsewhere (CI logs) it degrades to a plain ``progress:`` line every
   `PLAIN_EVERY_S` seconds.
+
+With pytest-xdist workers each worker writes a file of its own beside PATH (`worker_path`), and
+the display adds them up: tests done, requests, failures; the test running is the one that
+changed last.
 """
 
 from __future__ import annotations
@@ -30,10 +34,15 @@ from rich.text import Text
 from .markers import tier_marker
 from .recorder import Recorder
 
-__all__ = ["ProgressDisplay", "ProgressFile"]
+__all__ = ["ProgressDisplay", "ProgressFile", "combined", "worker_path"]
 
 WRITE_EVERY_REQUESTS = 25
 PLAIN_EVERY_S = 10.0
+
+
+def worker_path(path: Path, worker: str | None) -> Path:
+    """Where a worker (``gw0``, ...) writes its state: beside `path`, which the display reads."""
+    return path if worker is None else path.with_name(f"{path.stem}.{worker}{path.suffix}")
 
 
 class ProgressFile:
@@ -125,7 +134,19 @@ class ProgressDisplay:
                 print(line, end="", flush=True)
 
     def _line(self) -> str:
-        try:
-            return describe(json.loads(self.path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return ""
+        states = []
+        for path in sorted(self.path.parent.glob(f"{self.path.stem}*{self.path.suffix}")):
+            try:
+                states.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue  # being replaced: the next refresh reads it
+        return describe(combined(states)) if states else ""
+
+
+def combined(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """One state for the run from its workers' states (one state: itself)."""
+    latest = max(states, key=lambda state: state.get("now", 0))
+    summed = {name: sum(state.get(name, 0) for state in states)
+              for name in ("done", "requests", "failures")}
+    return {**latest, **summed, "total": max(state.get("total", 0) for state in states),
+            "started": min(state.get("started", 0) for state in states)}

@@ -1,8 +1,8 @@
 """``make contract``: the suite against the kit's mock as a real process, or against a base URL.
 
     python -m contract_tests.run [--base-url URL] [--examples N] [--seed N] [--reports-dir DIR]
-                                 [--require-coverage FILE] [--known FILE] [--compare FILE]
-                                 [-- extra pytest arguments]
+                                 [--workers N|auto] [--require-coverage FILE] [--known FILE]
+                                 [--compare FILE] [-- extra pytest arguments]
 
 Without ``--base-url`` it starts ``python -m mock_server`` on a free loopback port (a temporary
 database, the shipped configuration with the admin clock on and no rate limit), waits until it
@@ -15,13 +15,15 @@ the mock is started or anything is sent (one line naming the file, line and prob
 Before pytest starts, the pre-flight (preflight.py) checks the target once, so a wrong URL,
 token, project or environment ends the run in seconds with one line, and removes the reports
 of an earlier run; pytest then runs with ``--no-probe`` (it has just been done). Against a live
-URL, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY`` are required. Exits with pytest's status
-(4: the target cannot be tested as configured).
+URL, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY`` are required. ``--workers N`` spreads the
+tests over N pytest-xdist workers (contract_tests/workers.py: one seed, one budget, one set of
+reports). Exits with pytest's status (4: the target cannot be tested as configured).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import re
@@ -116,10 +118,30 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
         *(["--tiers", args.tiers] if args.tiers else []),
         *(["--ops", args.ops] if args.ops else []),
         *(["--plan"] if args.plan else []),
+        *_distribution(args.workers, kit_mock),
         *[f"--{name.replace('_', '-')}={getattr(args, name)}" for name in RUN_FILES
           if getattr(args, name)],
         *extra,
     ]
+
+
+def _distribution(workers: int, kit_mock: bool) -> list[str]:
+    """pytest-xdist's options for `workers` (none for one: the run stays in this process).
+    Against the kit's mock process, tier 3's tests that set the shared clock all go to one
+    worker (their ``xdist_group``), so no two of them move it at once."""
+    if workers <= 1:
+        return []
+    return ["-n", str(workers), *(["--dist", "loadgroup"] if kit_mock else [])]
+
+
+def _workers(value: str) -> int:
+    """``--workers N`` or ``auto`` (the CPUs this process may use)."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"--workers {value!r} (WORKERS): give a number of workers "
+                                 f"(1, 2, ...) or auto")
+    return int(value)
 
 
 def _with_budget(command: list[str], remaining: int) -> list[str]:
@@ -185,6 +207,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a live target: at most R requests per second (RATE)")
     parser.add_argument("--tiers", default=None, help="run only these tiers, e.g. 1,2 (TIERS)")
     parser.add_argument("--ops", default=None, help="run only these operationIds (OPS)")
+    parser.add_argument("--workers", default="1",
+                        help="spread the run over N pytest-xdist workers, or auto (WORKERS)")
     parser.add_argument("--plan", action="store_true",
                         help="print what would run and its estimate; send nothing (PLAN=1)")
     parser.add_argument("--require-coverage", metavar="FILE", default=None,
@@ -218,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
     try:  # before the mock starts or anything is sent
+        args.workers = 1 if args.plan else _workers(args.workers)  # a plan is one process's
         run_files(args, target_id(args.base_url, kit_mock=not args.base_url, app=None))
     except ConfigurationError as exc:
         discard_reports(Path(args.reports_dir))
@@ -249,7 +274,8 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
     command = _pytest_command(base_url, kit_mock, args, extra)
     secrets: tuple[str, ...] = ()
     try:
-        settings = settings_from(suite_options(command))
+        settings = dataclasses.replace(settings_from(suite_options(command)),
+                                       workers=args.workers)
         secrets = settings.secrets
         if settings.probe and not settings.plan_only:
             spent = preflight.check(settings)

@@ -75,6 +75,7 @@ class SuiteSettings:
     tiers: frozenset[str] | None = None  # run only these tiers ("1", "2", "3"); None: all
     operations: frozenset[str] | None = None  # run only the tests of these operationIds
     plan_only: bool = False  # print what would run and its estimate; send nothing
+    workers: int = 1  # pytest-xdist workers of the run (they share the budget and the rate)
     files: RunFiles = field(default_factory=RunFiles)  # coverage gate, baseline, previous run
 
     @property

@@ -37,7 +37,7 @@ class Target:
         self.base_url = settings.base_url or IN_PROCESS_URL
         # a live target: the budget and pacing (pacing.py), bounded retries, network failures
         # raised as InfrastructureError (network.py)
-        self.pacer = Pacer(settings.max_requests, settings.rate)
+        self.pacer = Pacer(settings.max_requests, settings.rate, workers=settings.workers)
         self._inner: httpx.BaseTransport = (
             SyncASGITransport(app) if app is not None else RetryingTransport(
                 httpx.HTTPTransport(retries=0), on_event=recorder.network_event,

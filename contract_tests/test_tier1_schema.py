@@ -79,23 +79,37 @@ SETUP_OPERATIONS = {op_id for op_id, op in OPERATIONS.items()
                     if not op.rules or "instruction-counts" not in op.rules}
 
 
-def _schema_for_schemathesis() -> dict[str, Any]:
-    """The bundle minus the Authorization header parameter that seed 000 declares: the suite
-    sends the real token itself (a generated value would only test the token)."""
+def _schema_for_schemathesis(operation_id: str) -> dict[str, Any]:
+    """The bundle with `operation_id` as its only operation (Schemathesis' pytest plugin drops
+    an `include` filter of the fixture's schema), minus the Authorization header parameter that
+    seed 000 declares: the suite sends the real token itself (a generated value would only test
+    the token)."""
     document = copy.deepcopy(bundle())
-    for item in document["paths"].values():
-        for operation in item.values():
-            if isinstance(operation, dict) and "parameters" in operation:
-                operation["parameters"] = [
-                    p for p in operation["parameters"]
-                    if not (p.get("in") == "header" and p.get("name", "").lower() == "authorization")
-                ]
+    operation = OPERATIONS[operation_id]
+    item = document["paths"][operation.path]
+    document["paths"] = {operation.path: {
+        key: value for key, value in item.items()
+        if key == "parameters" or key == operation.method.lower()}}
+    for value in document["paths"][operation.path].values():
+        if isinstance(value, dict) and "parameters" in value:
+            value["parameters"] = [
+                p for p in value["parameters"]
+                if not (p.get("in") == "header" and p.get("name", "").lower() == "authorization")
+            ]
     return document
 
 
+@pytest.fixture(scope="module", params=sorted(OPERATIONS))
+def operation_id(request: pytest.FixtureRequest) -> str:
+    """One test per operation: pytest-xdist spreads them over workers, TIERS/OPS and the
+    reports see the operation as every other test's (its ``operation_id`` parameter)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def api_schema(suite: Suite) -> Any:
-    """The schema bound to the target: in-process through the app, else the base URL."""
+def api_schema(suite: Suite, operation_id: str) -> Any:
+    """The schema of one operation, bound to the target: in-process through the app, else the
+    base URL."""
     settings = suite.settings
     config = SchemathesisConfig.from_dict({
         "headers": {"Authorization": settings.token},
@@ -104,9 +118,7 @@ def api_schema(suite: Suite) -> Any:
         **({} if suite.plan.schema_coverage else {"phases": {"coverage": {"enabled": False}}}),
         **({} if settings.in_process else {"base-url": suite.target.base_url}),
     })
-    loaded = schemathesis.openapi.from_dict(_schema_for_schemathesis(), config=config)
-    if settings.operations is not None:  # OPS=...: tier 1 of those operations only
-        loaded = loaded.include(operation_id=sorted(settings.operations))
+    loaded = schemathesis.openapi.from_dict(_schema_for_schemathesis(operation_id), config=config)
     if settings.in_process:
         loaded.app = suite.target.app
     return loaded

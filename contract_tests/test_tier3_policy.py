@@ -38,7 +38,8 @@ from .plans import DAY_MS
 from .provisioning import Provisioned, Slot
 from .raw import raw_request
 
-pytestmark = pytest.mark.tier3
+# the kit mock's clock is shared: with workers (WORKERS=N) these tests all run in one of them
+pytestmark = [pytest.mark.tier3, pytest.mark.xdist_group("kit-mock-clock")]
 
 FAMILY_IDS = sorted(FAMILIES)
 

@@ -271,11 +271,13 @@ def rerun_command(settings: SuiteSettings, seed: int) -> str:
                    *([f"--app {settings.app_factory}"] if settings.app_factory else []),
                    *([f"--mock-policy {settings.mock_policy}"]
                      if settings.mock_policy != "reference" else []),
-                   *([] if settings.shrink else ["--no-shrink"])]
+                   *([] if settings.shrink else ["--no-shrink"]),
+                   *([f"-n {settings.workers}"] if settings.workers > 1 else [])]
         return "pytest contract_tests " + " ".join(options)
     where = "" if settings.kit_mock else f" BASE_URL={settings.base_url}"
     return (f"make contract{where} SEED={seed} EXAMPLES={settings.examples}"
-            + ("" if settings.shrink else " NO_SHRINK=1"))
+            + ("" if settings.shrink else " NO_SHRINK=1")
+            + (f" WORKERS={settings.workers}" if settings.workers > 1 else ""))
 
 
 def new_run(settings: SuiteSettings, seed: int, selection: Mapping[str, str]) -> RunData:

@@ -33,10 +33,12 @@ from ..markers import tier_marker
 from ..network import is_infrastructure
 from ..recorder import Recorder
 from ..settings import SuiteSettings
+from ..workers import is_controller, is_worker
 from . import junit
 from .coverage import coverage_of
 from .failures import failure_records
 from .files import discard_reports, write_reports
+from .merge import PART_KEY, merge_part, part_of
 from .model import ALL_OPERATIONS, NOT_RUN, UNTIERED, FailureRecord, Result, RunData, new_run
 from .redact import scrub_files
 from .render import summary_lines
@@ -152,7 +154,8 @@ class ConformanceReport:
         config.stash[RUN] = new_run(self.settings, self.seed, _selection(config))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        discard_reports(self.settings.reports_dir)  # an earlier run's would look current
+        if not is_worker(session.config):  # a worker's controller writes the reports
+            discard_reports(self.settings.reports_dir)  # an earlier run's would look current
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
@@ -272,6 +275,24 @@ class ConformanceReport:
         self._interrupt = message or (f"interrupted ({signal.Signals(signum).name})"
                                       if signum is not None else "interrupted (KeyboardInterrupt)")
 
+    # pytest-xdist -----------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """On the controller: a worker ended; its part of the run joins the model (a worker
+        that crashed ships none: its tests stay not run, and the run is incomplete)."""
+        shipped = getattr(node, "workeroutput", {}).get(PART_KEY)
+        if shipped is not None:
+            merge_part(self.run, shipped)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """On the controller: an operation check's properties go to its JUnit case (a worker
+        has no JUnit writer; see junit.add_case_properties)."""
+        if self._config is not None and is_controller(self._config) and report.when == "call" \
+                and _SUBTEST_LABEL.search(report.nodeid):
+            junit.add_case_properties(self._config, report)
+
     # the run ends --------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
@@ -279,12 +300,16 @@ class ConformanceReport:
         """Finish the model (before pytest's JUnit writer, which then carries its status):
         what the run exercised (every request up to the end of the last test, whose teardown
         runs the suite's cleanup), the known deviations, the coverage gaps; and pytest's exit
-        status follows the run's."""
+        status follows the run's. A pytest-xdist worker only gathers its own facts; its
+        controller (whose model holds the merged parts) finishes the run."""
         run = self.run
-        run.stopped = _stop_reason(session, self._interrupt, exitstatus)
-        run.statuses = dict(self.recorder.statuses)
-        run.instructions = dict(self.recorder.outcomes)
-        run.usage = dict(self.recorder.usage)
+        run.stopped = _stop_reason(session, self._interrupt, exitstatus) or run.stopped
+        if not is_controller(session.config):
+            run.statuses = dict(self.recorder.statuses)
+            run.instructions = dict(self.recorder.outcomes)
+            run.usage = dict(self.recorder.usage)
+        if is_worker(session.config):
+            return
         if self.settings.baseline is not None:
             run.deviations = self.settings.baseline.apply(run, datetime.date.today())
         if self.settings.coverage_gate is not None:
@@ -314,9 +339,13 @@ class ConformanceReport:
     @pytest.hookimpl(specname="pytest_sessionfinish", trylast=True)
     def pytest_sessionfinish_reports(self, session: pytest.Session) -> None:
         run = self.run
-        run.requests = self.recorder.requests
-        run.network = dict(self.recorder.network)
-        run.choices = dict(self.recorder.choices)
+        if not is_controller(session.config):
+            run.requests = self.recorder.requests
+            run.network = dict(self.recorder.network)
+            run.choices = dict(self.recorder.choices)
+        if is_worker(session.config):
+            session.config.workeroutput[PART_KEY] = part_of(run)  # type: ignore[attr-defined]
+            return
         if self._reports:
             self.written = write_reports(run, self.redact)
         scrub_files([*self.written, *self._junit_path()], self.settings.secrets)

@@ -19,6 +19,7 @@ from contract_tests.interrupts import INTERRUPTS
 from contract_tests.pacing import BudgetSpent, Pacer
 from contract_tests.run import write_mock_config
 from contract_tests.settings import MOCK_READER_TOKEN, MOCK_WRITER_TOKEN
+from contract_tests.shared_budget import SharedBudget
 from generated.operations import OPERATIONS
 from mock_server.process import MockProcess
 
@@ -98,6 +99,33 @@ def test_plan_prints_the_tests_and_the_estimate_and_sends_nothing(tmp_path: Path
 # -- live runs against the mock -----------------------------------------------------------------
 
 
+def test_a_worker_without_the_shared_file_sends_its_share_of_budget_and_window() -> None:
+    """A worker on another host: half the budget of a run of two, half of what is left."""
+    pacer, _ = _pacer(max_requests=100, workers=2)
+    for n in range(50):
+        pacer.before_send(f"GET /{n}", "token")
+    with pytest.raises(BudgetSpent, match="this worker's share: 50"):
+        pacer.before_send("GET /one-too-many", "token")
+    pacer.after_answer({"x-ratelimit-global-remaining": "10",
+                        "x-ratelimit-reset": "1"}, "token")
+    assert pacer._windows[hash("token")][0] == 5
+
+
+def test_workers_on_one_host_draw_on_one_budget_beside_each_others_reserve(
+        tmp_path: Path) -> None:
+    path = SharedBudget.create(tmp_path / "budget.json")
+    first = _pacer(max_requests=20, workers=2)[0]
+    second = _pacer(max_requests=20, workers=2, cleanup_cost=lambda: 5)[0]
+    first.shared, second.shared = SharedBudget(path, "gw0"), SharedBudget(path, "gw1")
+    second.before_send("GET /reserve", "token")  # gw1 keeps 5 for its cleanup
+    for n in range(14):  # more than a static share (10): 1 + 14 + 5 reserved = 20
+        first.before_send(f"GET /{n}", "token")
+    with pytest.raises(BudgetSpent):
+        first.before_send("GET /over", "token")
+    with INTERRUPTS.cleaning():  # the reserve is there for the cleanup
+        second.before_send("DELETE /mine", "token")
+
+
 @pytest.fixture
 def mock(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MockProcess]:
     config = write_mock_config(tmp_path / "mock.yaml")
@@ -116,21 +144,25 @@ def _served(mock: MockProcess) -> int:
     return int(response.json()["count"])
 
 
-def _contract(mock: MockProcess, tmp_path: Path, budget: int) -> tuple[str, int, float]:
+def _contract(mock: MockProcess, tmp_path: Path, budget: int,
+              workers: int = 1) -> tuple[str, int, float]:
     started = time.monotonic()
     result = run([PYTHON, "-m", "contract_tests.run", "--base-url", mock.base_url,
-                  "--max-requests", str(budget), "--seed", "1",
+                  "--max-requests", str(budget), "--seed", "1", "--workers", str(workers),
                   "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, env=ENV,
                  timeout=300)
     return result.output, result.returncode, time.monotonic() - started
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 def test_a_budget_of_500_is_kept_at_the_server_and_reaches_every_operation(
-        mock: MockProcess, tmp_path: Path) -> None:
+        mock: MockProcess, tmp_path: Path, workers: int) -> None:
+    """With workers the budget holds for the run as a whole (each takes its share)."""
     before = _served(mock)
-    output, status, _ = _contract(mock, tmp_path, 500)
+    output, status, _ = _contract(mock, tmp_path, 500, workers)
     sent = _served(mock) - before
-    print(f"\n[budget] MAX_REQUESTS=500: {sent} requests counted at the server")
+    print(f"\n[budget] MAX_REQUESTS=500 WORKERS={workers}: {sent} requests counted at the "
+          f"server")
     assert status == 0, output[-3000:]
     assert sent <= 500
     results = json.loads((tmp_path / "reports" / "results.json").read_text())
@@ -148,14 +180,16 @@ def test_a_budget_too_small_stops_the_run_cleanly(mock: MockProcess, tmp_path: P
     assert resources_left(mock.db) == []
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 @pytest.mark.parametrize("mock", [100], indirect=True, ids=["100-per-10s"])
-def test_a_run_paced_by_the_advertised_limit_gets_no_429(mock: MockProcess,
-                                                         tmp_path: Path) -> None:
+def test_a_run_paced_by_the_advertised_limit_gets_no_429(mock: MockProcess, tmp_path: Path,
+                                                         workers: int) -> None:
+    """Two workers share the advertised window: each takes half of what is left."""
     before = _served(mock)
-    output, status, wall = _contract(mock, tmp_path, 250)
+    output, status, wall = _contract(mock, tmp_path, 250, workers)
     sent = _served(mock) - before
     windows = -(-sent // 100) - 1  # the window ends the requests have to wait for, at least
-    print(f"\n[pacing] {sent} requests at 100 per 10 s in {wall:.1f} s (at least "
+    print(f"\n[pacing] WORKERS={workers}: {sent} requests at 100 per 10 s in {wall:.1f} s (at least "
           f"{max(0, windows - 1) * 10} s + the time to the first window end)")
     assert status == 0, output[-3000:]
     assert "network retries: none" in output  # not one 429 waited out
