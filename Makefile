@@ -7,7 +7,7 @@ DB ?= mock-server.sqlite3
 CONFIG ?=
 
 .PHONY: install generate check-generated test serve contract bench-generate bench-serve \
-	bench-serve-pg lint proxy replay compare bench-proxy
+	bench-serve-pg lint proxy replay compare bench-proxy bench-workers
 
 install: $(VENV)/.installed
 
@@ -83,6 +83,11 @@ bench-serve: install bench/node_modules/.installed
 # PG_URL=postgresql://... to use a server of yours, else a throwaway one (needs PostgreSQL).
 bench-serve-pg: install
 	$(PY) bench/bench_serve_pg.py $(if $(PG_URL),--pg-url '$(PG_URL)')
+
+# The suite on one process and on two pytest-xdist workers, in-process and against the mock
+# process, same seed (bench/bench_workers.py; writes bench/results/workers.json).
+bench-workers: install
+	$(PY) bench/bench_workers.py $(if $(EXAMPLES),--examples $(EXAMPLES)) $(if $(SEED),--seed $(SEED))
 
 # The validating proxy (docs/proxy.md): `make proxy UPSTREAM=https://staging.example.com
 # PORT=8766 HAR=traffic.har`: forwards every request on 127.0.0.1:PORT to UPSTREAM unchanged,

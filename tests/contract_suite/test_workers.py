@@ -65,3 +65,12 @@ def test_a_failure_a_worker_finds_is_reported_once_with_its_repro(tmp_path: Path
                                          if f["reproduction"]["script"])
     junit = (tmp_path / "junit.xml").read_text()
     assert junit.count("<failure") >= 1 and 'name="status" value="failed"' in junit
+
+
+def test_a_bad_workers_setting_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    for value in ("two", "0"):
+        result = run([PYTHON, "-m", "contract_tests.run", "--workers", value,
+                      "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, timeout=60)
+        assert result.returncode == 4, result.output
+        assert result.output.strip() == (f"contract: --workers {value!r} (WORKERS): give a "
+                                         f"number of workers (1, 2, ...) or auto")
