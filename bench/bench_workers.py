@@ -67,8 +67,8 @@ def main() -> int:
             for kind in ("in-process", "mock process") for workers in (1, 2)]
     print(f"{'target':<14} {'workers':>7} {'wall s':>7} {'status':<8} {'requests':>8}  tests")
     for r in runs:
-        print(f"{r['target']:<14} {r['workers']:>7} {r['wall_s']:>7} {str(r['status']):<8} "
-              f"{str(r['requests']):>8}  {r['tests']} (load {r['load_before']})")
+        print(f"{r['target']:<14} {r['workers']:>7} {r['wall_s']:>7} {r['status']!s:<8} "
+              f"{r['requests']!s:>8}  {r['tests']} (load {r['load_before']})")
     speedups = {kind: round(one["wall_s"] / two["wall_s"], 2)
                 for kind, one, two in ((runs[0]["target"], runs[0], runs[1]),
                                        (runs[2]["target"], runs[2], runs[3]))}
