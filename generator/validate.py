@@ -10,6 +10,7 @@ from generator.bundler import HTTP_METHODS, Bundle, resolve_pointer
 from generator.config import SEMANTIC_PATCH_MEDIA_TYPE
 from generator.errors import Problem, pointer
 from generator.naming import snake_case
+from generator.schemas import schema_errors
 
 __all__ = ["check_contract", "check_openapi", "iter_operations"]
 
@@ -35,7 +36,8 @@ def _problem(bundle: Bundle, ptr: str, message: str) -> Problem:
 
 
 def check_openapi(bundle: Bundle) -> list[Problem]:
-    """Validate the bundle against the OpenAPI 3.0/3.1 schema with openapi-spec-validator."""
+    """Validate the bundle against the OpenAPI 3.0/3.1 schema with openapi-spec-validator, and
+    every Schema Object in it against its dialect (:mod:`generator.schemas`)."""
     from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
     doc = bundle.document
@@ -44,18 +46,28 @@ def check_openapi(bundle: Bundle) -> list[Problem]:
         return [_problem(bundle, "#/openapi", f"unsupported OpenAPI version {version!r} "
                          "(3.0.x or 3.1.x expected)")]
     cls = OpenAPIV30SpecValidator if version.startswith("3.0") else OpenAPIV31SpecValidator
-    problems: list[Problem] = []
+    problems = [_problem(bundle, ptr, f"invalid OpenAPI: {message}")
+                for ptr, message in schema_errors(doc)]
+    located = {(problem.pointer, problem.message) for problem in problems}
     seen: set[str] = set()
     try:
         for error in cls(doc).iter_errors():
             ptr = pointer(*getattr(error, "absolute_path", ()))
-            if ptr not in seen:  # one problem per node: the first is the most specific
-                seen.add(ptr)
-                message = str(error.message).split("\n", 1)[0]
-                problems.append(_problem(bundle, ptr, f"invalid OpenAPI: {message}"))
+            message = str(error.message).split("\n", 1)[0]
+            problem = _problem(bundle, ptr, f"invalid OpenAPI: {message}")
+            if ptr in seen or _reported(located, ptr, problem.message):
+                continue  # one problem per node: the first is the most specific
+            seen.add(ptr)
+            problems.append(problem)
     except Exception as exc:  # noqa: BLE001 - it raises on input too broken to walk
         problems.append(_problem(bundle, "#", f"invalid OpenAPI: {type(exc).__name__}: {exc}"))
     return problems
+
+
+def _reported(located: set[tuple[str, str]], ptr: str, message: str) -> bool:
+    """Whether a schema error is one :func:`schema_errors` located: openapi-spec-validator
+    gives it with the pointer inside the schema only (``#/properties/x/type``)."""
+    return any(found.endswith(ptr[1:]) and text == message for found, text in located)
 
 
 def check_contract(bundle: Bundle) -> list[Problem]:
