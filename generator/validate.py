@@ -27,6 +27,7 @@ def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[s
 
 
 ACTIONS = ("add", "update", "remove")  # what an instruction kind does (x-semantic-patch)
+_KIND_KEYS = ("action", "required", "optional", "version", "list", "contextKind")
 
 
 def _problem(bundle: Bundle, ptr: str, message: str) -> Problem:
@@ -133,9 +134,9 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
                          "x-semantic-patch needs a non-empty `instructions` map")]
     for kind, spec in instructions.items():
         where = f"{ptr}/x-semantic-patch/instructions/{kind}"
-        if not isinstance(spec, dict) or set(spec) - {"action", "required", "optional", "version"}:
+        if not isinstance(spec, dict) or set(spec) - set(_KIND_KEYS):
             problems.append(_problem(bundle, where, "an instruction kind takes only "
-                                     "`action`, `required`, `optional` and `version`"))
+                                     + ", ".join(f"`{key}`" for key in _KIND_KEYS)))
             continue
         if spec.get("action") not in ACTIONS:
             problems.append(_problem(bundle, f"{where}/action",
@@ -145,6 +146,9 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 problems.append(_problem(bundle, f"{where}/{key}", f"`{key}` must be a list "
                                          "of parameter names"))
+        for key in ("list", "contextKind"):
+            if not isinstance(spec.get(key, ""), str):
+                problems.append(_problem(bundle, f"{where}/{key}", f"`{key}` must be a string"))
         if spec.get("version", "segment") not in ("segment", "target"):
             problems.append(_problem(bundle, f"{where}/version",
                                      "`version` must be `segment` or `target`"))

@@ -59,6 +59,12 @@ CASES = {
         "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions/addIncludedUsers/action",
         "`action` must be one of add, update, remove",
     ),
+    "instruction-list-not-a-string": (
+        _replace("segments.yaml", "            action: add\n",
+                 "            action: add\n            list: [included]\n"),
+        "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions/addIncludedUsers/list",
+        "`list` must be a string",
+    ),
     "unknown-state-operation": (
         _replace("segments.yaml", "        state: getSegment", "        state: getSegmnt"),
         "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/state",
