@@ -50,7 +50,12 @@ def _plain(body: Any) -> Any:
 
 
 class MockBackend:
-    """Implements ``generated.backends.Backend`` over a :class:`MockService`."""
+    """Implements ``generated.backends.Backend`` over a :class:`MockService`.
+
+    Every method accepts the protocol's ``authorization`` and never reads it: the mock
+    authenticates once, before routing (``mock_server.access``; docs/mock-server.md,
+    Authentication), so a request that gets here is already authenticated.
+    """
 
     def __init__(
         self,

@@ -9,9 +9,10 @@ message}`` and closes the connection; ``serve.py`` gives h11 the same limit.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
+
+from generated._runtime import error_body
 
 __all__ = ["MAX_HEAD_BYTES", "http_protocol"]
 
@@ -67,10 +68,9 @@ def _bounded_httptools() -> Any:
     return BoundedHttpToolsProtocol
 
 
-_BODY = json.dumps({"code": "invalid_request",
-                    "message": f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"})
+_BODY = error_body("invalid_request", f"the request line and headers exceed {MAX_HEAD_BYTES} bytes")
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
     b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n"
-    + _BODY.encode()
+    + _BODY
 )
