@@ -43,8 +43,8 @@ def _doc(text: str) -> str:
 
 
 def template_environment() -> jinja2.Environment:
-    """The Jinja environment with every template compiled (~0.04 s; the pipeline does it
-    while the models are still being generated)."""
+    """The Jinja environment with every template compiled: the pipeline does it while the
+    models are still being generated (its cost: docs/generator.md, Speed)."""
     env = _environment()
     for template in TEMPLATES.values():
         env.get_template(template)  # cached by the environment
