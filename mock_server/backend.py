@@ -74,10 +74,10 @@ class MockBackend:
         """The response model; unvalidated unless ``validate_responses``.
 
         The domain builds every representation to its schema (the tests validate them
-        against the generated models), and pydantic validation would cost more than the rest of
-        a large listing's answer (docs/mock-server.md, Design figures): by default the dict goes out as is
-        (``to_response`` serialises plain data the same way, and a listing's stored
-        ``items`` text verbatim).
+        against the generated models), and pydantic validation would cost more than the
+        rest of a large listing's answer (docs/mock-server.md, Design figures): by default
+        the dict goes out as is (``to_response`` serialises plain data the same way, and a
+        listing's stored ``items`` text verbatim).
         """
         if self.validate_responses:
             return model.model_validate(plain(data))

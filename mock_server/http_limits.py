@@ -2,9 +2,10 @@
 
 ``max_body_bytes`` bounds the body, but uvicorn's httptools protocol buffers a request head of
 any size (uvicorn has ``h11_max_incomplete_event_size`` for h11 only): one 50 MB header
-cost several times its size in memory (docs/mock-server.md, Design figures). The httptools protocol here counts the bytes received while a
-request's head is incomplete and, beyond :data:`MAX_HEAD_BYTES`, answers 400 ``{code,
-message}`` and closes the connection; ``serve.py`` gives h11 the same limit.
+cost several times its size in memory (docs/mock-server.md, Design figures). The httptools
+protocol here counts the bytes received while a request's head is incomplete and, beyond
+:data:`MAX_HEAD_BYTES`, answers 400 ``{code, message}`` and closes the connection;
+``serve.py`` gives h11 the same limit.
 """
 
 from __future__ import annotations

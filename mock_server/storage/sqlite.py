@@ -406,8 +406,8 @@ class SqliteTx:
     def _joined_items(self, ordered_items: str, args: Sequence[Any]) -> bytes:
         """The items an ordered query selects, as one JSON array. SQLite joins them in C
         (fetching the rows' columns into Python and encoding them again costs several times
-        as much: docs/mock-server.md, Design figures); an ordered subquery is not flattened into an aggregate, so group_concat sees
-        its rows in order."""
+        as much: docs/mock-server.md, Design figures); an ordered subquery is not flattened
+        into an aggregate, so group_concat sees its rows in order."""
         (joined,) = self._c.execute(
             f"SELECT CAST(group_concat(item, ',') AS BLOB) FROM ({ordered_items})", args
         ).fetchone()
