@@ -24,14 +24,7 @@ from ..errors import conflict
 from ..representations import schedule_item_json
 from .context_cache import ContextCache
 from .protocol import StoreOpenError
-from .records import (
-    FlagEnvRecord,
-    FlagRecord,
-    Resource,
-    Schedule,
-    SegmentRecord,
-    TargetRow,
-)
+from .records import FlagEnvRecord, FlagRecord, Resource, Schedule, SegmentRecord, TargetRow
 
 __all__ = ["SqliteStore"]
 
