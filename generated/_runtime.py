@@ -829,8 +829,7 @@ def error_body(code: str, message: str) -> bytes:
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """An error answer (also a plain ASGI application: ``await response(scope, receive, send)``
-    answers from any middleware)."""
+    """An error answer of the app: ``status`` with :func:`error_body`."""
     return Response(error_body(code, message), status_code=status,
                     headers=dict(headers or {}), media_type="application/json")
 
