@@ -63,6 +63,49 @@ def test_a_schema_error_names_its_line(specs_copy: Path, tmp_path: Path, after: 
     assert tree_digest(out) == before  # openapi.json keeps the old, valid schema
 
 
+def _insert_after(spec: Path, after: str, text: str) -> int:
+    """Insert ``text`` after the first line holding ``after``; the 1-based line it starts at."""
+    lines = spec.read_text().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if after in line) + 1
+    lines[index:index] = [text]
+    spec.write_text("".join(lines))
+    return index + 1
+
+
+@pytest.mark.parametrize(("name", "after", "text", "offset", "pointer", "fragment"), [
+    # openapi-spec-validator's own checks yield errors without any path
+    ("segments.yaml", "operationId: getExpiringUserTargetsForSegment",
+     None, 0, "/get/parameters", "Duplicate parameter 'environmentKey'"),
+    ("common.yaml", "  schemas:",
+     ("    Broken:\n      allOf: [{type: object, properties: {a: {type: string}}}]\n"
+      "      required: [a, nosuch]\n"), 1, "#/components/schemas/Broken",
+     "Required list has not defined properties: ['nosuch']"),
+])
+def test_a_validator_check_names_its_node(specs_copy: Path, tmp_path: Path, name: str,
+                                          after: str, text: str | None, offset: int,
+                                          pointer: str, fragment: str) -> None:
+    spec = specs_copy / name
+    if text is None:  # the environmentKey parameter declared twice
+        lines = spec.read_text().splitlines(keepends=True)
+        start = next(i for i, line in enumerate(lines) if after in line)
+        at = next(i for i in range(start, len(lines)) if "parameters/environmentKey" in lines[i])
+        spec.write_text("".join([*lines[:at + 1], lines[at], *lines[at + 1:]]))
+        line = next(i for i in range(start, len(lines)) if "parameters:" in lines[i]) + 2
+    else:
+        line = _insert_after(spec, after, text) + offset
+
+    result = run_generator("--spec", specs_copy, "--out", tmp_path / "pkg")
+
+    assert result.returncode == 1
+    errors = result.stderr.splitlines()
+    assert len(errors) == 1, result.stderr
+    found = re.match(r"error: (\S+):(\d+):\d+ (\S+): invalid OpenAPI: ", errors[0])
+    assert found is not None, errors[0]
+    assert found.group(1).endswith(name) and int(found.group(2)) == line, errors[0]
+    assert found.group(3).endswith(pointer) and fragment in errors[0]
+    assert not (tmp_path / "pkg").exists()
+
+
 def _document(schema: dict[str, object]) -> dict[str, object]:
     """A document with ``schema`` in each place a Schema Object can sit, each one a distinct
     copy tagged by where it is."""
