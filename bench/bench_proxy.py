@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from contract_tests.run import write_mock_config
-from mock_server.process import MockProcess, MockProcessError, free_port
+from mock_server.process import MockProcess, MockProcessError, free_port, wait_answering
 
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
 SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
@@ -212,20 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             mock.stop()
 
 
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/", timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def _run(args: argparse.Namespace, direct: str, proxied: str,
          proxy: subprocess.Popen[bytes], report: Path) -> int:
-    _wait(proxied)
+    if not wait_answering(proxied + "/", proxy, time.monotonic() + 30):
+        raise RuntimeError(f"{proxied} did not answer")
     for segment in SEGMENTS.values():
         provision(direct, segment)
     samples: dict[str, list[float]] = {"direct": [], "proxy": []}

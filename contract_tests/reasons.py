@@ -38,7 +38,7 @@ REASONS: Mapping[str, Reason] = MappingProxyType({reason.id: reason for reason i
     Reason("missing-field", "a `value` or `version` the kind needs is missing",
            lambda kind: bool({"value", "version"} & set(kind.required))),
     Reason("unknown-variation", "the variation does not exist",
-           lambda kind: "variationId" in _fields(kind) and kind.name.startswith("add")),
+           lambda kind: "variationId" in _fields(kind) and kind.action == "add"),
     Reason("unknown-flag", "the flag does not exist", lambda kind: "flagKey" in _fields(kind)),
 )})
 

@@ -24,6 +24,7 @@ import httpx
 from hypothesis import currently_in_test_context
 from hypothesis.control import current_build_context
 
+from generated._runtime import media_type_matches
 from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, match_operation
 
 from .interrupts import INTERRUPTS
@@ -276,10 +277,10 @@ class Recorder:
     def _record_outcomes(
         self, operation_id: str, request: httpx.Request, response: httpx.Response | None
     ) -> None:
-        media = request.headers.get("content-type", "").replace(" ", "").lower()
         if response is None or response.status_code != 200:
             return
-        if media != SEMANTIC_PATCH_MEDIA_TYPE.replace(" ", "").lower():
+        if not media_type_matches(request.headers.get("content-type", ""),
+                                  SEMANTIC_PATCH_MEDIA_TYPE):
             return
         try:
             instructions = json.loads(request.content)["instructions"]

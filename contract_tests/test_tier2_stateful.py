@@ -227,7 +227,7 @@ class ExpiringTargets(RuleBasedStateMachine):
 def test_schedules_follow_the_model(suite: Suite, fresh: Provisioned,
                                     record_property: Any) -> None:
     steps: list[str] = []
-    runs = suite.plan.stateful_runs  # in-process, default 100: 12 runs, ~500 steps, 5-8 s
+    runs = suite.plan.stateful_runs  # in-process, default 100: 12 runs, ~500 steps
     run_state_machine_as_test(
         lambda: ExpiringTargets(suite, fresh, steps),  # type: ignore[arg-type]  # a factory
         settings=settings(max_examples=runs, stateful_step_count=suite.plan.stateful_steps),

@@ -20,9 +20,12 @@ __all__ = ["create_app"]
 _OPENAPI_JSON = Path(__file__).with_name("openapi.json")
 
 
-def create_app(backend: Backend, *, body_models: bool = True) -> Starlette:
+def create_app(
+    backend: Backend, *, body_models: bool = True, max_body_bytes: int | None = None
+) -> Starlette:
     """Serve every operation of the contract from ``backend``; ``body_models=False`` hands it
-    request bodies as checked plain JSON rather than pydantic models (see ``build_router``)."""
+    request bodies as checked plain JSON rather than pydantic models (see ``build_router``);
+    ``max_body_bytes`` is this app's body-size limit (None: the runtime's ``MAX_BODY_BYTES``)."""
     document = _OPENAPI_JSON.read_bytes()
 
     async def openapi_json(_: Request) -> Response:
@@ -30,5 +33,7 @@ def create_app(backend: Backend, *, body_models: bool = True) -> Starlette:
 
     operations = build_router(backend, body_models=body_models).routes
     app = Starlette(routes=[Route("/openapi.json", openapi_json, methods=["GET"]), *operations])
+    if max_body_bytes is not None:
+        app.state.max_body_bytes = max_body_bytes
     install_exception_handlers(app)
     return app

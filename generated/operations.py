@@ -65,6 +65,8 @@ class InstructionKind:
     optional: tuple[str, ...]
     version_of: Literal["segment", "target"] | None  # what its `version` field must match
     action: Literal["add", "update", "remove"]  # what it does to its target
+    target_list: str | None  # which of the resource's target lists it changes, if it names one
+    context_kind: str | None  # the context kind of every target it names (None: the field's)
 
 
 @dataclass(frozen=True)
@@ -166,15 +168,15 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
                 "addExpireUserTargetDate", ("userKey", "variationId", "value"), (), None,
-                "add",
+                "add", None, None,
             ),
             "updateExpireUserTargetDate": InstructionKind(
                 "updateExpireUserTargetDate", ("userKey", "variationId", "value"), ("version",), "target",
-                "update",
+                "update", None, None,
             ),
             "removeExpireUserTargetDate": InstructionKind(
                 "removeExpireUserTargetDate", ("userKey", "variationId"), (), None,
-                "remove",
+                "remove", None, None,
             ),
         }),
         state_operation="getExpiringContextTargets",
@@ -227,15 +229,15 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addExpiringTarget": InstructionKind(
                 "addExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), (), None,
-                "add",
+                "add", None, None,
             ),
             "updateExpiringTarget": InstructionKind(
                 "updateExpiringTarget", ("contextKey", "contextKind", "variationId", "value"), ("version",), "target",
-                "update",
+                "update", None, None,
             ),
             "removeExpiringTarget": InstructionKind(
                 "removeExpiringTarget", ("contextKey", "contextKind", "variationId"), (), None,
-                "remove",
+                "remove", None, None,
             ),
         }),
         state_operation="getExpiringContextTargets",
@@ -308,19 +310,19 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addTargets": InstructionKind(
                 "addTargets", ("variationId", "values"), ("contextKind",), None,
-                "add",
+                "add", None, None,
             ),
             "removeTargets": InstructionKind(
                 "removeTargets", ("variationId", "values"), ("contextKind",), None,
-                "remove",
+                "remove", None, None,
             ),
             "addUserTargets": InstructionKind(
                 "addUserTargets", ("variationId", "values"), (), None,
-                "add",
+                "add", None, "user",
             ),
             "removeUserTargets": InstructionKind(
                 "removeUserTargets", ("variationId", "values"), (), None,
-                "remove",
+                "remove", None, "user",
             ),
         }),
         state_operation="getFeatureFlag",
@@ -396,15 +398,15 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
                 "addExpireUserTargetDate", ("targetType", "userKey", "value"), (), None,
-                "add",
+                "add", None, None,
             ),
             "updateExpireUserTargetDate": InstructionKind(
                 "updateExpireUserTargetDate", ("targetType", "userKey", "value", "version"), (), "segment",
-                "update",
+                "update", None, None,
             ),
             "removeExpireUserTargetDate": InstructionKind(
                 "removeExpireUserTargetDate", ("targetType", "userKey"), (), None,
-                "remove",
+                "remove", None, None,
             ),
         }),
         state_operation="getExpiringTargetsForSegment",
@@ -457,15 +459,15 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addExpiringTarget": InstructionKind(
                 "addExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), (), None,
-                "add",
+                "add", None, None,
             ),
             "updateExpiringTarget": InstructionKind(
                 "updateExpiringTarget", ("targetType", "contextKey", "contextKind", "value"), ("version",), "target",
-                "update",
+                "update", None, None,
             ),
             "removeExpiringTarget": InstructionKind(
                 "removeExpiringTarget", ("targetType", "contextKey", "contextKind"), (), None,
-                "remove",
+                "remove", None, None,
             ),
         }),
         state_operation="getExpiringTargetsForSegment",
@@ -541,35 +543,35 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addIncludedTargets": InstructionKind(
                 "addIncludedTargets", ("contextKind", "values"), (), None,
-                "add",
+                "add", "included", None,
             ),
             "removeIncludedTargets": InstructionKind(
                 "removeIncludedTargets", ("contextKind", "values"), (), None,
-                "remove",
+                "remove", "included", None,
             ),
             "addExcludedTargets": InstructionKind(
                 "addExcludedTargets", ("contextKind", "values"), (), None,
-                "add",
+                "add", "excluded", None,
             ),
             "removeExcludedTargets": InstructionKind(
                 "removeExcludedTargets", ("contextKind", "values"), (), None,
-                "remove",
+                "remove", "excluded", None,
             ),
             "addIncludedUsers": InstructionKind(
                 "addIncludedUsers", ("values",), (), None,
-                "add",
+                "add", "included", "user",
             ),
             "removeIncludedUsers": InstructionKind(
                 "removeIncludedUsers", ("values",), (), None,
-                "remove",
+                "remove", "included", "user",
             ),
             "addExcludedUsers": InstructionKind(
                 "addExcludedUsers", ("values",), (), None,
-                "add",
+                "add", "excluded", "user",
             ),
             "removeExcludedUsers": InstructionKind(
                 "removeExcludedUsers", ("values",), (), None,
-                "remove",
+                "remove", "excluded", "user",
             ),
         }),
         state_operation="getSegment",
@@ -646,15 +648,15 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
         instructions=MappingProxyType({
             "addExpireUserTargetDate": InstructionKind(
                 "addExpireUserTargetDate", ("flagKey", "variationId", "value"), (), None,
-                "add",
+                "add", None, None,
             ),
             "updateExpireUserTargetDate": InstructionKind(
                 "updateExpireUserTargetDate", ("flagKey", "variationId", "value"), ("version",), "target",
-                "update",
+                "update", None, None,
             ),
             "removeExpireUserTargetDate": InstructionKind(
                 "removeExpireUserTargetDate", ("flagKey", "variationId"), (), None,
-                "remove",
+                "remove", None, None,
             ),
         }),
         state_operation="getExpiringContextTargets",

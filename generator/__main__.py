@@ -6,8 +6,8 @@ import sys
 from generator.cli import main
 
 status = main()
-# Skip the interpreter's teardown: freeing the parsed spec object by object costs ~0.15 s on
-# a big spec, and everything the run wrote is closed already.
+# Skip the interpreter's teardown: freeing the parsed spec object by object is slow on a big
+# spec (docs/generator.md, Speed), and everything the run wrote is closed already.
 for stream in (sys.stdout, sys.stderr):
     try:
         stream.flush()

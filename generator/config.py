@@ -22,8 +22,8 @@ SEMANTIC_PATCH_MEDIA_TYPE = "application/json; domain-model=launchdarkly.semanti
 
 # Options passed to datamodel_code_generator.generate (enum values by name, so this module
 # stays importable without importing datamodel-code-generator on the no-op path).
-# ruff-format costs ~0.2 s on the reference spec and makes models.py readable; `builtin` is
-# pathologically slow and black+isort ~4x slower, so neither is used.
+# ruff-format makes models.py readable at a small cost; `builtin` and black+isort are far
+# slower, so neither is used (the figures: docs/generator.md, Speed).
 MODELS_OPTIONS: dict[str, Any] = {
     "input_file_type": "openapi",
     "output_model_type": "pydantic_v2.BaseModel",

@@ -118,6 +118,8 @@ class InstructionView:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     version_of: str | None
+    target_list: str | None  # the resource's target list it changes (segments: included, ...)
+    context_kind: str | None  # the context kind of every target it names (user-only kinds)
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,8 @@ class _Builder:
             responses=responses,
             instructions=tuple(
                 InstructionView(kind, str(spec["action"]), tuple(spec.get("required") or ()),
-                                tuple(spec.get("optional") or ()), spec.get("version"))
+                                tuple(spec.get("optional") or ()), spec.get("version"),
+                                spec.get("list"), spec.get("contextKind"))
                 for kind, spec in kinds.items()
             ),
             state_operation=(op.get("x-semantic-patch") or {}).get("state"),

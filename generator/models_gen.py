@@ -1,10 +1,10 @@
 """Pydantic models through datamodel-code-generator, run in a forked worker process.
 
-datamodel-code-generator is the slowest stage (~1.2 s on the reference spec, plus ~0.35 s
-for importing it and filling its lazy caches). The worker is forked before the spec is
-parsed: it imports the library and warms it up on a tiny document while the parent parses
-and bundles, then takes the bundle (pickled into an anonymous in-memory file, so the parent
-never blocks on a pipe) and generates while the parent validates and renders.
+datamodel-code-generator is the slowest stage, and importing it and filling its lazy caches
+costs a good part of that again (docs/generator.md, Speed). The worker is forked before the
+spec is parsed: it imports the library and warms it up on a tiny document while the parent
+parses and bundles, then takes the bundle (pickled into an anonymous in-memory file, so the
+parent never blocks on a pipe) and generates while the parent validates and renders.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class ModelsJob:
 
     def __init__(self, warm_up: bool = True) -> None:
         """``warm_up``: run the library on a tiny document while waiting for the bundle;
-        worth its ~0.08 s only when parsing the spec takes longer than that."""
+        worth its cost only when parsing the spec takes longer than the warm-up."""
         self._source_name = ""
         self._document: dict[str, Any] | None = None
         self._pid = 0

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Result", "StaleOutput", "run"]
 
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-# Specs smaller than this parse faster than the models worker's warm-up costs (~0.08 s).
+# Specs smaller than this parse faster than the models worker's warm-up costs.
 _WARM_UP_BYTES = 512 * 1024
 
 
@@ -102,8 +102,8 @@ class _Stages:
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while the big spec trees are alive: PyYAML's composer
-    alone spends ~1 s in collections over its growing node tree, and a run creates little
-    cyclic garbage. The models worker inherits the setting."""
+    spends most of its time in collections over its growing node tree otherwise, and a run
+    creates little cyclic garbage. The models worker inherits the setting."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -143,8 +143,8 @@ def _generate(
 ) -> Result:
     from generator.models_gen import ModelsJob
 
-    # Started first: the worker imports and warms up datamodel-code-generator (~0.35 s)
-    # while this process parses and bundles the spec (when that takes long enough).
+    # Started first: the worker imports and warms up datamodel-code-generator while this
+    # process parses and bundles the spec (when that takes long enough).
     job = ModelsJob(warm_up=sum(map(len, specs.values())) >= _WARM_UP_BYTES)
     stages("start the models worker")
     try:

@@ -10,6 +10,7 @@ from generator.bundler import HTTP_METHODS, Bundle, resolve_pointer
 from generator.config import SEMANTIC_PATCH_MEDIA_TYPE
 from generator.errors import Problem, pointer
 from generator.naming import snake_case
+from generator.schemas import schema_errors
 
 __all__ = ["check_contract", "check_openapi", "iter_operations"]
 
@@ -26,6 +27,7 @@ def iter_operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[s
 
 
 ACTIONS = ("add", "update", "remove")  # what an instruction kind does (x-semantic-patch)
+_KIND_KEYS = ("action", "required", "optional", "version", "list", "contextKind")
 
 
 def _problem(bundle: Bundle, ptr: str, message: str) -> Problem:
@@ -35,27 +37,63 @@ def _problem(bundle: Bundle, ptr: str, message: str) -> Problem:
 
 
 def check_openapi(bundle: Bundle) -> list[Problem]:
-    """Validate the bundle against the OpenAPI 3.0/3.1 schema with openapi-spec-validator."""
-    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
+    """Validate the bundle against the OpenAPI 3.0/3.1 schema with openapi-spec-validator, and
+    every Schema Object in it against its dialect (:mod:`generator.schemas`)."""
     doc = bundle.document
     version = str(doc.get("openapi", ""))
     if not re.fullmatch(r"3\.[01]\.\d+", version):
         return [_problem(bundle, "#/openapi", f"unsupported OpenAPI version {version!r} "
                          "(3.0.x or 3.1.x expected)")]
-    cls = OpenAPIV30SpecValidator if version.startswith("3.0") else OpenAPIV31SpecValidator
-    problems: list[Problem] = []
+    problems = [_problem(bundle, ptr, f"invalid OpenAPI: {message}")
+                for ptr, message in schema_errors(doc)]
+    located = {(problem.pointer, problem.message) for problem in problems}
     seen: set[str] = set()
     try:
-        for error in cls(doc).iter_errors():
-            ptr = pointer(*getattr(error, "absolute_path", ()))
-            if ptr not in seen:  # one problem per node: the first is the most specific
-                seen.add(ptr)
-                message = str(error.message).split("\n", 1)[0]
-                problems.append(_problem(bundle, ptr, f"invalid OpenAPI: {message}"))
+        for error in _located_validator(version)(doc).iter_errors():
+            ptr = pointer(*getattr(error, _NODE, ()), *getattr(error, "absolute_path", ()))
+            message = str(error.message).split("\n", 1)[0]
+            problem = _problem(bundle, ptr, f"invalid OpenAPI: {message}")
+            if ptr in seen or _reported(located, ptr, problem.message):
+                continue  # one problem per node: the first is the most specific
+            seen.add(ptr)
+            problems.append(problem)
     except Exception as exc:  # noqa: BLE001 - it raises on input too broken to walk
         problems.append(_problem(bundle, "#", f"invalid OpenAPI: {type(exc).__name__}: {exc}"))
     return problems
+
+
+_NODE = "generator_node_parts"  # where in the document a keyword validator's error arose
+
+
+def _located_validator(version: str) -> Any:
+    """openapi-spec-validator's validator for ``version``, with each of its keyword validators
+    noting on the errors it yields the node it was checking: its own errors (a duplicate
+    parameter, `required` naming no property, ...) carry no path, and a schema's carry one
+    relative to the schema only."""
+    from jsonschema_path import SchemaPath
+    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+    base = OpenAPIV30SpecValidator if version.startswith("3.0") else OpenAPIV31SpecValidator
+
+    def located(keyword: type[Any]) -> type[Any]:
+        class Located(keyword):  # type: ignore[misc,valid-type]
+            def __call__(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                node = next((a for a in args if isinstance(a, SchemaPath)), None)
+                for error in super().__call__(*args, **kwargs):
+                    if node is not None and not hasattr(error, _NODE):  # the innermost node
+                        setattr(error, _NODE, tuple(node.parts))
+                    yield error
+
+        return Located
+
+    return type(base.__name__, (base,), {"keyword_validators": {
+        name: located(keyword) for name, keyword in base.keyword_validators.items()}})
+
+
+def _reported(located: set[tuple[str, str]], ptr: str, message: str) -> bool:
+    """Whether a schema error is one :func:`schema_errors` located: openapi-spec-validator
+    gives it with the pointer inside the schema only (``#/properties/x/type``)."""
+    return any(found.endswith(ptr[1:]) and text == message for found, text in located)
 
 
 def check_contract(bundle: Bundle) -> list[Problem]:
@@ -98,6 +136,7 @@ def check_contract(bundle: Bundle) -> list[Problem]:
             if rule_id not in rules:
                 problems.append(_problem(bundle, pointer("paths", path, method, "x-rules", index),
                                          f"unknown rule id {rule_id!r} (not in the root x-rules)"))
+        problems.extend(_check_path_parameters(bundle, path, method, op))
         if "x-semantic-patch" in op:
             problems.extend(_check_semantic_patch(bundle, ptr, op))
     gets = {op.get("operationId") for _, method, op in iter_operations(doc) if method == "get"}
@@ -112,6 +151,32 @@ def check_contract(bundle: Bundle) -> list[Problem]:
     return problems
 
 
+def _check_path_parameters(bundle: Bundle, path: str, method: str,
+                           op: dict[str, Any]) -> list[Problem]:
+    """Each ``{name}`` of the path declared as an ``in: path`` parameter, and no other. Checked
+    here because openapi-spec-validator reports it with no location in any file."""
+    declared: dict[str, str] = {}  # name -> pointer of its declaration
+    item = bundle.document["paths"][path]
+    for where, parameters in ((("paths", path), item.get("parameters")),
+                              (("paths", path, method), op.get("parameters"))):
+        for index, raw in enumerate(parameters if isinstance(parameters, list) else ()):
+            parameter = _deref(bundle, raw)
+            if isinstance(parameter, dict) and parameter.get("in") == "path":
+                declared[str(parameter.get("name"))] = pointer(*where, "parameters", index)
+    in_path = re.findall(r"\{([^{}]+)\}", path)
+    problems = [
+        _problem(bundle, pointer("paths", path, method, *(("parameters",) if "parameters" in op
+                                                            else ())),
+                 f"{method.upper()} {path}: path parameter {name!r} is not declared "
+                 "(a parameter with `in: path`)")
+        for name in in_path if name not in declared
+    ]
+    problems += [_problem(bundle, ptr, f"parameter {name!r} is declared `in: path`, but "
+                                       f"{path} has no {{{name}}}")
+                 for name, ptr in declared.items() if name not in in_path]
+    return problems
+
+
 def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[Problem]:
     problems = []
     ext = op["x-semantic-patch"]
@@ -121,9 +186,9 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
                          "x-semantic-patch needs a non-empty `instructions` map")]
     for kind, spec in instructions.items():
         where = f"{ptr}/x-semantic-patch/instructions/{kind}"
-        if not isinstance(spec, dict) or set(spec) - {"action", "required", "optional", "version"}:
+        if not isinstance(spec, dict) or set(spec) - set(_KIND_KEYS):
             problems.append(_problem(bundle, where, "an instruction kind takes only "
-                                     "`action`, `required`, `optional` and `version`"))
+                                     + ", ".join(f"`{key}`" for key in _KIND_KEYS)))
             continue
         if spec.get("action") not in ACTIONS:
             problems.append(_problem(bundle, f"{where}/action",
@@ -133,6 +198,9 @@ def _check_semantic_patch(bundle: Bundle, ptr: str, op: dict[str, Any]) -> list[
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                 problems.append(_problem(bundle, f"{where}/{key}", f"`{key}` must be a list "
                                          "of parameter names"))
+        for key in ("list", "contextKind"):
+            if not isinstance(spec.get(key, ""), str):
+                problems.append(_problem(bundle, f"{where}/{key}", f"`{key}` must be a string"))
         if spec.get("version", "segment") not in ("segment", "target"):
             problems.append(_problem(bundle, f"{where}/version",
                                      "`version` must be `segment` or `target`"))

@@ -1,19 +1,22 @@
-"""ASGI middleware: access tokens, per-token rate limits, body size, no tracebacks.
+"""ASGI middleware: the mock's one place of authentication, and per-token rate limits.
 
 In order: no or unknown ``Authorization`` token -> 401; over the token's
 rate limit -> 429 with ``Retry-After``; a reader token on a write method,
-or a token not granted the path's project -> 403; a body over the size
-limit -> 400. Refused requests never reach the application, so they change
-nothing. Every response to a known token carries
-``X-Ratelimit-Global-Remaining`` and ``X-Ratelimit-Reset`` (epoch ms).
+or a token not granted the path's project -> 403. Refused requests never
+reach the application, so they change nothing (and their bodies are never
+read); the backend's ``authorization`` argument is therefore never needed
+(docs/mock-server.md, Authentication). Every response to a known token
+carries ``X-Ratelimit-Global-Remaining`` and ``X-Ratelimit-Reset`` (epoch
+ms). The body-size limit and the 500 guard are the generated runtime's.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.types import ASGIApp, Message
+
+from generated._runtime import InternalErrors
 from generated.operations import match_operation
 
 from .config import Config
@@ -21,10 +24,6 @@ from .ratelimit import Decision, FixedWindowLimiter
 from .responses import send_error
 
 __all__ = ["ADMIN_PREFIX", "AccessControl"]
-
-log = logging.getLogger(__name__)
-
-ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ADMIN_PREFIX = "/_admin/"
@@ -41,16 +40,6 @@ def _token(scope: dict[str, Any]) -> str | None:
     return None
 
 
-def _content_length(scope: dict[str, Any]) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
 def _rate_headers(decision: Decision | None) -> list[tuple[bytes, bytes]]:
     if decision is None:
         return []
@@ -63,6 +52,8 @@ def _rate_headers(decision: Decision | None) -> list[tuple[bytes, bytes]]:
 class AccessControl:
     def __init__(self, app: ASGIApp, config: Config, limiter: FixedWindowLimiter) -> None:
         self.app = app
+        # the generated runtime's 500 guard, around the layers between here and the app
+        self._guarded = InternalErrors(app)
         self.config = config
         self.limiter = limiter
 
@@ -103,60 +94,13 @@ class AccessControl:
                 f"this access token is not granted project {project!r}", headers,
             )
             return
-        receive = await self._bounded_body(scope, receive, send, headers)
-        if receive is None:
-            return
         await self._call_app(scope, receive, send, headers)
-
-    async def _bounded_body(self, scope: dict[str, Any], receive: Any, send: Any,
-                            headers: list[tuple[bytes, bytes]]) -> Any:
-        """Read the whole body up to the limit; ``None`` once a 400 has been sent."""
-        limit = self.config.limits.max_body_bytes
-        too_big = f"the request body exceeds {limit} bytes"
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await send_error(send, 400, "invalid_request", too_big, headers)
-            return None
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return receive  # disconnected: let the app see it
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await send_error(send, 400, "invalid_request", too_big, headers)
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            message: dict[str, Any] = await receive()
-            return message
-
-        return replay
 
     async def _call_app(self, scope: dict[str, Any], receive: Any, send: Any,
                         headers: list[tuple[bytes, bytes]]) -> None:
-        started = False
-
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            nonlocal started
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                started = True
                 message = {**message, "headers": [*message.get("headers", ()), *headers]}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception:  # the last line of defence: an error body, never a traceback
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
-                await send_error(send, 500, "internal_error", "the mock server failed", headers)
+        await self._guarded(scope, receive, send_with_headers)

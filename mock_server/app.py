@@ -65,7 +65,8 @@ def create_mock_app(
     service = MockService(config, store, clock)
     # The domain works on plain JSON: bodies skip the pydantic round trip (model, then dump).
     backend = MockBackend(service, validate_responses=validate_responses)
-    app: Any = create_app(backend, body_models=False)
+    app: Any = create_app(backend, body_models=False,
+                          max_body_bytes=config.limits.max_body_bytes)
     if config.policy.media_type_value == "exact":
         app = ExactMediaTypeValue(app)
     tally = Tally()

@@ -50,7 +50,12 @@ def _plain(body: Any) -> Any:
 
 
 class MockBackend:
-    """Implements ``generated.backends.Backend`` over a :class:`MockService`."""
+    """Implements ``generated.backends.Backend`` over a :class:`MockService`.
+
+    Every method accepts the protocol's ``authorization`` and never reads it: the mock
+    authenticates once, before routing (``mock_server.access``; docs/mock-server.md,
+    Authentication), so a request that gets here is already authenticated.
+    """
 
     def __init__(
         self,
@@ -69,10 +74,10 @@ class MockBackend:
         """The response model; unvalidated unless ``validate_responses``.
 
         The domain builds every representation to its schema (the tests validate them
-        against the generated models), and pydantic validation would cost ~9 us per
-        schedule item, 90 ms for a list of 10,000: by default the dict goes out as is
-        (``to_response`` serialises plain data the same way, and a listing's stored
-        ``items`` text verbatim).
+        against the generated models), and pydantic validation would cost more than the
+        rest of a large listing's answer (docs/mock-server.md, Design figures): by default
+        the dict goes out as is (``to_response`` serialises plain data the same way, and a
+        listing's stored ``items`` text verbatim).
         """
         if self.validate_responses:
             return model.model_validate(plain(data))

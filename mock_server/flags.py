@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,7 +28,6 @@ __all__ = [
     "variation_index",
 ]
 
-_SEMANTIC = re.compile(r"^(add|remove)(User)?Targets$")
 _EXTRAS = ("clientSideAvailability", "includeInSnippet", "customProperties", "maintainerId",
            "maintainerTeamKey")
 
@@ -135,24 +133,23 @@ def patch_flag_semantic(
     tx: Tx, now: int, project: Project, record: FlagRecord, env: str,
     instructions: Sequence[Any], kinds: Kinds,
 ) -> bool:
-    """Apply add/remove (User)Targets in one environment; any failure is a 400 for all."""
+    """Apply the add/remove targets instructions in one environment (each kind's action and
+    context kind come from the spec); any failure is a 400 for all."""
     if env not in project.environments:
         raise not_found(f"unknown environment {env!r} in project {project.key!r}")
     res = flag_resource(record, env)
     changed = False
     for index, instruction in enumerate(instructions):
         try:
-            kind, _ = check_instruction(instruction, kinds)
-            match = _SEMANTIC.match(kind)
-            if match is None:
+            kind, spec = check_instruction(instruction, kinds)
+            if spec.action not in ("add", "remove"):
                 raise InstructionFailed(f"instruction kind {kind!r} is not supported by the mock server")
-            action, users = match.group(1), match.group(2) is not None
             variation = variation_index(record, instruction["variationId"])
             if variation is None:
                 raise InstructionFailed(f"unknown variation {instruction['variationId']!r}")
-            context_kind = "user" if users else (instruction.get("contextKind") or "user")
+            context_kind = spec.context_kind or instruction.get("contextKind") or "user"
             for key in instruction["values"]:
-                if action == "remove":
+                if spec.action == "remove":
                     changed |= tx.remove_targets(res, FLAG_SLOTS, context_kind, key, variation) > 0
                 else:
                     changed |= _add_target(tx, res, context_kind, key, variation)

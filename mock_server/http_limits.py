@@ -1,17 +1,19 @@
 """A cap on the request head (request line + headers) of the uvicorn server.
 
 ``max_body_bytes`` bounds the body, but uvicorn's httptools protocol buffers a request head of
-any size (uvicorn has ``h11_max_incomplete_event_size`` for h11 only): one 50 MB header took
-~300 MB of RSS and 3 s. The httptools protocol here counts the bytes received while a
-request's head is incomplete and, beyond :data:`MAX_HEAD_BYTES`, answers 400 ``{code,
-message}`` and closes the connection; ``serve.py`` gives h11 the same limit.
+any size (uvicorn has ``h11_max_incomplete_event_size`` for h11 only): one 50 MB header
+cost several times its size in memory (docs/mock-server.md, Design figures). The httptools
+protocol here counts the bytes received while a request's head is incomplete and, beyond
+:data:`MAX_HEAD_BYTES`, answers 400 ``{code, message}`` and closes the connection;
+``serve.py`` gives h11 the same limit.
 """
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
+
+from generated._runtime import error_body
 
 __all__ = ["MAX_HEAD_BYTES", "http_protocol"]
 
@@ -67,10 +69,9 @@ def _bounded_httptools() -> Any:
     return BoundedHttpToolsProtocol
 
 
-_BODY = json.dumps({"code": "invalid_request",
-                    "message": f"the request line and headers exceed {MAX_HEAD_BYTES} bytes"})
+_BODY = error_body("invalid_request", f"the request line and headers exceed {MAX_HEAD_BYTES} bytes")
 _HEAD_TOO_LARGE = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
     b"content-length: " + str(len(_BODY)).encode() + b"\r\nconnection: close\r\n\r\n"
-    + _BODY.encode()
+    + _BODY
 )

@@ -31,6 +31,8 @@ class KindSpec(Protocol):
     optional: Sequence[str]
     version_of: str | None
     action: str  # add | update | remove
+    target_list: str | None  # the resource's target list it changes (segment setup kinds)
+    context_kind: str | None  # the context kind of all its targets (user-only kinds)
 
 
 Kinds = Mapping[str, KindSpec]

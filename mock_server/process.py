@@ -14,13 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
 
-__all__ = ["HOST", "MockProcess", "MockProcessError", "free_port"]
+__all__ = ["HOST", "MockProcess", "MockProcessError", "StartedOnEntry", "free_port",
+           "wait_answering"]
 
 HOST = "127.0.0.1"  # the only address the process listens on
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class MockProcess:
+def wait_answering(url: str, proc: subprocess.Popen[bytes], deadline: float) -> bool | None:
+    """Poll ``url`` until it answers (True), the process serving it exits (False) or the
+    ``time.monotonic()`` deadline passes (None): the one wait for a server process we
+    started, the mock's, the proxy's and the benchmarks'."""
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            try:
+                http.get(url)
+                return True
+            except httpx.TransportError:
+                time.sleep(0.05)  # polling a process we started
+    return None
+
+
+class StartedOnEntry(ABC):
+    """A process (the mock, a test's PostgreSQL) as a context manager: started on entry,
+    stopped on exit."""
+
+    @abstractmethod
+    def start(self) -> object: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+class MockProcess(StartedOnEntry):
     """One server process at a time over ``db`` (a SQLite file, or any ``--db`` URL) and
     ``config``; ``start`` again after ``stop`` or ``kill`` (a restart on the same database). A
     context manager: started on entry, stopped on exit."""
@@ -55,14 +92,6 @@ class MockProcess:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
 
     def start(self, timeout_s: float = 30.0) -> float:
         """Start and wait until it answers; returns the seconds that took."""
@@ -85,15 +114,9 @@ class MockProcess:
         """True once it answers; False if it exited; an error (after killing it) at the
         deadline."""
         assert self.proc is not None
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    return False
-                try:
-                    http.get(f"{self.base_url}/openapi.json")
-                    return True
-                except httpx.TransportError:
-                    time.sleep(0.05)  # polling a process we started
+        answered = wait_answering(f"{self.base_url}/openapi.json", self.proc, deadline)
+        if answered is not None:
+            return answered
         self.kill()
         raise MockProcessError(f"the mock server did not answer in time: {self.tail()}")
 

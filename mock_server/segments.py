@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from .errors import InstructionFailed, conflict, invalid_request
-from .instructions import Kinds, check_instruction
+from .instructions import Kinds, KindSpec, check_instruction
 from .json_patch import PatchError, apply_patch
 from .representations import segment_rep
 from .storage.protocol import Tx
@@ -27,7 +26,6 @@ __all__ = [
 JSON_PATCHABLE = (
     "included", "excluded", "includedContexts", "excludedContexts", "name", "description", "tags",
 )
-_SEMANTIC = re.compile(r"^(add|remove)(Included|Excluded)(Targets|Users)$")
 
 
 def segment_resource(record: SegmentRecord) -> Resource:
@@ -69,20 +67,17 @@ def create_segment(tx: Tx, now: int, project: str, env: str, body: dict[str, Any
 def patch_segment_semantic(
     tx: Tx, now: int, record: SegmentRecord, instructions: Sequence[Any], kinds: Kinds
 ) -> bool:
-    """Apply add/remove Included/Excluded Targets/Users; any failure is a 400 for all."""
+    """Apply the add/remove instructions on the included/excluded lists (each kind's action,
+    list and context kind come from the spec); any failure is a 400 for all."""
     res = segment_resource(record)
     changed = False
     for index, instruction in enumerate(instructions):
         try:
-            kind, _ = check_instruction(instruction, kinds)
-            match = _SEMANTIC.match(kind)
-            if match is None:
+            kind, spec = check_instruction(instruction, kinds)
+            if spec.action not in ("add", "remove") or spec.target_list is None:
                 raise InstructionFailed(f"instruction kind {kind!r} is not supported by the mock server")
-            action, which, form = match.groups()
-            target_type = which.lower()
-            context_kind = "user" if form == "Users" else instruction["contextKind"]
             for key in instruction["values"]:
-                changed |= _change_target(tx, res, action, target_type, context_kind, key, form)
+                changed |= _change_target(tx, res, spec, instruction, key)
         except InstructionFailed as exc:
             raise invalid_request(f"instruction {index}: {exc.message}") from None
     if changed:
@@ -90,15 +85,20 @@ def patch_segment_semantic(
     return changed
 
 
-def _change_target(
-    tx: Tx, res: Resource, action: str, target_type: str, context_kind: str, key: str, form: str
-) -> bool:
+def _change_target(tx: Tx, res: Resource, spec: KindSpec, instruction: dict[str, Any],
+                   key: str) -> bool:
+    """One key of an instruction: a kind whose targets are all users (its spec's
+    ``context_kind``) writes the list's user form (``included``), the others its contexts
+    form (``includedContexts``)."""
+    target_type = spec.target_list
+    assert target_type is not None
+    context_kind = spec.context_kind or instruction["contextKind"]
     slots = segment_slots(target_type, context_kind)
-    if action == "remove":
+    if spec.action == "remove":
         return tx.remove_targets(res, slots, context_kind, key) > 0
     if has_target(tx, res, slots, context_kind, key):
         return False
-    slot = target_type if form == "Users" else f"{target_type}Contexts"
+    slot = target_type if spec.context_kind is not None else f"{target_type}Contexts"
     return tx.add_target(res, TargetRow(slot, context_kind, key))
 
 

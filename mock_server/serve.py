@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true",
-                        help="log every request (off by default: ~5%% of a small request's CPU time)")
+                        help="log every request (off by default: it costs CPU on every request)")
     parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"],
                         help="event loop (auto: uvloop when installed)")
     parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"],

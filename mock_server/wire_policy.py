@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from generated._runtime import error_body, media_type_matches, parse_media_type
 from generated.operations import SEMANTIC_PATCH_MEDIA_TYPE
 
 from .responses import send_error
@@ -33,16 +34,15 @@ ALTERNATIVE_CODES = {
     "method_not_allowed": "unsupported_method",
 }
 
-_NAME, _, _VALUE = SEMANTIC_PATCH_MEDIA_TYPE.partition(";")[2].strip().partition("=")
+((_NAME, _VALUE),) = parse_media_type(SEMANTIC_PATCH_MEDIA_TYPE, fold_values=False)[1].items()
 
 
 def _differs_in_case_only(content_type: str) -> bool:
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        value = value.strip().strip('"')
-        if name.strip().lower() == _NAME and value != _VALUE and value.lower() == _VALUE:
-            return True
-    return False
+    """The semantic-patch media type as the runtime matches it (any case), its parameter's
+    value not as the documents spell it."""
+    if not media_type_matches(content_type, SEMANTIC_PATCH_MEDIA_TYPE):
+        return False
+    return parse_media_type(content_type, fold_values=False)[1].get(_NAME) != _VALUE
 
 
 class ExactMediaTypeValue:
@@ -98,4 +98,4 @@ def _recoded(body: bytes) -> bytes:
         return body
     if not isinstance(error, dict) or error.get("code") not in ALTERNATIVE_CODES:
         return body
-    return json.dumps({**error, "code": ALTERNATIVE_CODES[error["code"]]}).encode()
+    return error_body(ALTERNATIVE_CODES[error["code"]], str(error.get("message", "")))

@@ -10,7 +10,6 @@ no answer comes from the upstream the client gets 502 (504 on a timeout) with a 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from contract_tests.network import GATEWAY_STATUSES
+from generated._runtime import error_body
 
 from .checker import Checker
 from .exchange import Credentials, Exchange, end_to_end
@@ -132,6 +132,6 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 def _own_answer(status: int, code: str, message: str) -> _Answer:
-    body = json.dumps({"code": code, "message": f"proxy: {message}"}).encode()
+    body = error_body(code, f"proxy: {message}")
     headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
     return _Answer(status, headers, body, message, False)

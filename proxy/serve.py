@@ -130,7 +130,7 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
     checker = Checker(ledger, Model(ttl_s=args.ttl), on_violation=summary.violation)
     # as the mock does (mock_server/serve.py): the modules' long-lived objects are never
     # scanned again, and young collections come less often; a full collection of everything
-    # loaded took 150 ms, a pause every answer in flight then waits out
+    # loaded is a long pause (docs/proxy.md, Design figures) every answer in flight waits out
     schemas.warm()
     gc.collect()
     gc.freeze()

@@ -2,7 +2,7 @@
 parsed by httptools (the C parser uvicorn uses), under `httpx.AsyncClient`.
 
 Why not httpx's own transport: through httpcore, anyio and h11 a request costs the proxy about
-as much CPU as the mock needs to answer it (~1.4 ms on this machine under load), which at 200
+as much CPU as the mock needs to answer it (docs/proxy.md, Design figures), which at 200
 requests/s on two cores leaves the proxy behind its load. This transport sends the httpx
 request as it is (its headers in order, Host and Content-Length as httpx set them, the body)
 and returns the answer whole: status, headers as received, the body with the transfer

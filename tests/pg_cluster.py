@@ -18,9 +18,9 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
+
+from mock_server.process import StartedOnEntry
 
 __all__ = ["INSTALL_HINT", "PgCluster", "PgUnavailable", "find_bin_dir"]
 
@@ -51,7 +51,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class PgCluster:
+class PgCluster(StartedOnEntry):
     """One server, started by :meth:`start` and removed (data and all) by :meth:`stop`."""
 
     def __init__(self, bin_dir: Path | None = None) -> None:
@@ -73,14 +73,6 @@ class PgCluster:
         self._options = ""
         self.directory: Path | None = None
         self._schemas = 0
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
 
     @property
     def data(self) -> Path:

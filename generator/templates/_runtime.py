@@ -12,7 +12,7 @@ import logging
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Mapping, Sized
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from pydantic_core import to_jsonable_python
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import models
@@ -34,6 +34,9 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_DEPTH",
     "ApiError",
+    "InternalErrors",
+    "error_body",
+    "error_response",
     "install_exception_handlers",
     "is_json_media_type",
     "match_media_type",
@@ -83,11 +86,12 @@ def _invalid(message: str) -> ApiError:
 # -- media types ------------------------------------------------------------------------------
 
 
-def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
+def parse_media_type(value: str, *, fold_values: bool = True) -> tuple[str, dict[str, str]]:
     """``"Application/JSON ; Domain-Model=X"`` -> ``("application/json", {"domain-model": "x"})``.
 
     Type, subtype, parameter names and values compare case-insensitively; quotes around a
-    value are dropped.
+    value are dropped. ``fold_values=False`` keeps the values' case (for a server that
+    matches them exactly).
     """
     essence, *raw_parameters = value.split(";")
     parameters = {}
@@ -97,7 +101,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
         if len(parameter) >= 2 and parameter[0] == parameter[-1] == '"':
             parameter = parameter[1:-1]
         if name.strip():
-            parameters[name.strip().lower()] = parameter.lower()
+            parameters[name.strip().lower()] = parameter.lower() if fold_values else parameter
     return essence.strip().lower(), parameters
 
 
@@ -727,7 +731,10 @@ def parameter(
 
 
 async def _read_limited(request: Request) -> bytes:
-    limit = MAX_BODY_BYTES
+    """The body, refused beyond the app's limit (``create_app(max_body_bytes=...)``), else
+    :data:`MAX_BODY_BYTES` as it is at the time of the request."""
+    state = getattr(request.scope.get("app"), "state", None)
+    limit = getattr(state, "max_body_bytes", None) or MAX_BODY_BYTES
     too_large = f"request body is larger than the limit of {limit} bytes"
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -812,25 +819,36 @@ _HTTP_CODES = {
 }
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+def error_body(code: str, message: str) -> bytes:
+    """The API's error envelope ``{"code": code, "message": message}`` as compact UTF-8 JSON:
+    the body of every error answer, the runtime's and the servers' around it."""
+    return json.dumps({"code": code, "message": message}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error answer of the app: ``status`` with :func:`error_body`."""
+    return Response(error_body(code, message), status_code=status,
+                    headers=dict(headers or {}), media_type="application/json")
 
 
 async def _api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
 async def _http_exception(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     fallback = "invalid_request" if exc.status_code < 500 else "internal_error"
     code = _HTTP_CODES.get(exc.status_code, fallback)
-    return _error(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
 
-class _InternalErrors:
-    """Any other exception becomes a 500 ``internal_error`` body, never a traceback; the
-    traceback goes to the log."""
+class InternalErrors:
+    """The 500 guard: any other exception becomes a 500 ``internal_error`` body, never a
+    traceback (which goes to the log); an answer already started is left to the server."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -852,7 +870,8 @@ class _InternalErrors:
             if started:
                 raise
             _log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            response = _error(500, "internal_error", f"internal error ({type(exc).__name__})")
+            response = error_response(500, "internal_error",
+                                      f"internal error ({type(exc).__name__})")
             await response(scope, receive, send)
 
 
@@ -861,4 +880,4 @@ def install_exception_handlers(app: Starlette) -> None:
     them), unknown routes and methods, and unexpected exceptions."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_exception)
-    app.add_middleware(_InternalErrors)
+    app.add_middleware(InternalErrors)

@@ -232,7 +232,7 @@ class PostgresTx:
         # One probe of an index per key (a LATERAL subquery over unnest, kept apart by OFFSET
         # 0), whatever the planner knows: as "context_key = ANY($n)", or as a plain join, it
         # scanned all of the resource's rows and filtered them before the first ANALYZE
-        # (10,000 targets: 4 ms instead of 30 us). context_schedules likewise.
+        # (docs/mock-server.md, Design figures). context_schedules likewise.
         if not context_keys:
             return []
         rows = self._all(
@@ -302,7 +302,7 @@ class PostgresTx:
     def write_schedules(self, deleted: Sequence[str], updated: Sequence[Schedule],
                         inserted: Sequence[Schedule]) -> Mapping[str, str]:
         """One statement per kind of change, the rows as arrays (``unnest``): a statement
-        costs a round trip and ~30 us of psycopg, a row in it next to nothing."""
+        costs a round trip and psycopg's own work, a row in it next to nothing."""
         if deleted:
             self._exec("DELETE FROM schedules WHERE id = ANY(%b)", (list(deleted),))
         items: dict[str, str] = {}
@@ -386,7 +386,7 @@ class PostgresTx:
     def _joined(self, ordered_items: str, args: Sequence[Any]) -> bytes:
         """The items an ordered query selects, as one JSON array, joined here: PostgreSQL 15
         sorts the input of ``string_agg(... ORDER BY ...)`` even when an index gives that
-        order (10,000 items: ~13 ms in the server, on disk past work_mem)."""
+        order (on disk past work_mem; docs/mock-server.md, Design figures)."""
         return b"[" + b",".join([row[0] for row in self._all(ordered_items, args)]) + b"]"
 
 

@@ -18,14 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
-from .records import (
-    FlagEnvRecord,
-    FlagRecord,
-    Resource,
-    Schedule,
-    SegmentRecord,
-    TargetRow,
-)
+from .records import FlagEnvRecord, FlagRecord, Resource, Schedule, SegmentRecord, TargetRow
 
 __all__ = ["Listings", "Store", "StoreOpenError", "Tx"]
 

@@ -24,14 +24,7 @@ from ..errors import conflict
 from ..representations import schedule_item_json
 from .context_cache import ContextCache
 from .protocol import StoreOpenError
-from .records import (
-    FlagEnvRecord,
-    FlagRecord,
-    Resource,
-    Schedule,
-    SegmentRecord,
-    TargetRow,
-)
+from .records import FlagEnvRecord, FlagRecord, Resource, Schedule, SegmentRecord, TargetRow
 
 __all__ = ["SqliteStore"]
 
@@ -405,9 +398,9 @@ class SqliteTx:
 
     def _joined_items(self, ordered_items: str, args: Sequence[Any]) -> bytes:
         """The items an ordered query selects, as one JSON array. SQLite joins them in C
-        (fetching 10,000 rows of columns into Python and encoding them again cost ~3x as
-        much); an ordered subquery is not flattened into an aggregate, so group_concat sees
-        its rows in order."""
+        (fetching the rows' columns into Python and encoding them again costs several times
+        as much: docs/mock-server.md, Design figures); an ordered subquery is not flattened
+        into an aggregate, so group_concat sees its rows in order."""
         (joined,) = self._c.execute(
             f"SELECT CAST(group_concat(item, ',') AS BLOB) FROM ({ordered_items})", args
         ).fetchone()

@@ -59,6 +59,24 @@ CASES = {
         "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions/addIncludedUsers/action",
         "`action` must be one of add, update, remove",
     ),
+    "instruction-list-not-a-string": (
+        _replace("segments.yaml", "            action: add\n",
+                 "            action: add\n            list: [included]\n"),
+        "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/instructions/addIncludedUsers/list",
+        "`list` must be a string",
+    ),
+    "undeclared-path-parameter": (
+        _replace("segments.yaml",
+                 "        - $ref: 'common.yaml#/components/parameters/ProjectKey'\n", ""),
+        "segments.yaml", r"segments\.yaml:\d+:\d+ #/paths/.*evaluate/get/parameters:",
+        "path parameter 'projectKey' is not declared",
+    ),
+    "path-parameter-not-in-path": (
+        _replace("segments.yaml", "/api/v2/segments/{projectKey}/evaluate:",
+                 "/api/v2/segments/proj/evaluate:"),
+        "segments.yaml", r"segments\.yaml:\d+:\d+ #/paths/.*evaluate/get/parameters/0:",
+        "has no {projectKey}",
+    ),
     "unknown-state-operation": (
         _replace("segments.yaml", "        state: getSegment", "        state: getSegmnt"),
         "segments.yaml", r"#/paths/.*/patch/x-semantic-patch/state",

@@ -6,7 +6,8 @@ starts real server processes (each killed when its test ends, also on failure).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def mock_process(tmp_path: Path) -> Iterator[Any]:
+def mock_process(tmp_path: Path,
+                 start_mock: Callable[[Path | str, Path, Path], MockProcess],
+                 ) -> Callable[..., MockProcess]:
     """``mock_process(db=None, **config_options)``: a started :class:`MockProcess` (on
     ``tmp_path/mock.sqlite3`` unless ``db`` says otherwise); all killed at the end."""
-    started: list[MockProcess] = []
+    logs = itertools.count()
 
     def make(db: Path | str | None = None, **options: Any) -> MockProcess:
-        config = write_config(tmp_path, **options)
-        server = MockProcess(db or tmp_path / "mock.sqlite3", config,
-                             tmp_path / f"server-{len(started)}.log")
-        started.append(server)
-        server.start()
-        return server
+        return start_mock(db or tmp_path / "mock.sqlite3", write_config(tmp_path, **options),
+                          tmp_path / f"server-{next(logs)}.log")
 
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.kill()
+    return make
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

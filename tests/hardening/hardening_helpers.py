@@ -193,10 +193,10 @@ def provision_world(http: httpx.Client, suffix: str, token: str = WRITER,
              "values": [user]},
             {"kind": "addTargets", "variationId": variations[0], "contextKind": "device",
              "values": [device]}]}))
-    for path in (f"/api/v2/segments/{PROJECT}/{seg}/expiring-targets/{ENV}",
-                 f"/api/v2/flags/{PROJECT}/{flag}/expiring-targets/{ENV}"):
-        extra = {"targetType": "included"} if "segments" in path else {
-            "variationId": variations[0]}
+    for path, extra in (
+        (f"/api/v2/segments/{PROJECT}/{seg}/expiring-targets/{ENV}", {"targetType": "included"}),
+        (f"/api/v2/flags/{PROJECT}/{flag}/expiring-targets/{ENV}", {"variationId": variations[0]}),
+    ):
         body = ok(http.patch(path, headers=semantic, json={"instructions": [
             {"kind": "addExpiringTarget", "contextKind": kind, "contextKey": key,
              "value": value, **extra} for kind, key in (("user", user), ("device", device))]}))

@@ -365,7 +365,7 @@ def _raw_get(server: MockProcess, target: str) -> httpx.Response:
 @pytest.mark.parametrize("size", [1_000_000, 20_000_000])
 def test_oversized_request_head_is_refused_without_buffering_it(real_world, size) -> None:
     """``max_body_bytes`` bounds the body; the request line and headers have their own cap
-    (mock_server/http_limits.py, 64 KiB): before it, one 50 MB header cost ~300 MB of RSS."""
+    (mock_server/http_limits.py, 64 KiB): before it, a 50 MB header was buffered whole."""
     http, values, server = real_world["http"], real_world["values"], real_world["server"]
     before, rss_before = snapshot(http, values), rss_kib(server.pid)
     for where in ("header", "url"):

@@ -135,6 +135,18 @@ def test_body_over_the_size_limit_is_a_400(make_api) -> None:
     assert api("GET", f"{SEG}/s").status_code == 404
 
 
+def test_authentication_comes_first_in_one_place(make_api) -> None:
+    """The access control authenticates before routing and before the body is read (the
+    backend's `authorization` is never needed: docs/mock-server.md, Authentication)."""
+    api = make_api(limits=Limits(max_instructions=1500, max_body_bytes=200))
+    big = {"key": "s", "name": "x" * 300}
+    assert_error(api("GET", "/api/v2/no/such/path", token=None), 401, "unauthorized")
+    assert_error(api("POST", SEG, json=big, token=None), 401, "unauthorized")
+    assert_error(api("POST", SEG, json=big, token="api-unknown-token"), 401, "unauthorized")
+    assert_error(api("POST", SEG, json=big, token=READER), 403, "forbidden")
+    assert_error(api("POST", SEG, json=big), 400, "invalid_request")
+
+
 def test_unknown_resources_are_404_with_the_reason(api) -> None:
     assert "project" in assert_error(api("GET", "/api/v2/segments/nope/test/seg"), 404, "not_found")["message"]
     assert "environment" in assert_error(api("GET", "/api/v2/segments/default/nope/seg"), 404, "not_found")["message"]

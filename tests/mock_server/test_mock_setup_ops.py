@@ -156,3 +156,28 @@ def test_delete_removes_the_resource_and_its_schedules(world, service, kinds) ->
         service.get_flag(P, "flag")
     world.flag(targets={1: ["alice"]})  # same key again: no schedule carried over
     assert plain(service.user_schedules(P, E, "alice"))["items"] == []
+
+
+def test_what_a_setup_kind_does_comes_from_its_metadata_not_its_name(world, service,
+                                                                     kinds) -> None:
+    """Kinds renamed (same metadata, other names) act as their metadata says."""
+    world.segment()
+    segment_kinds = kinds("patch_segment")
+    renamed = {"pick": segment_kinds["addIncludedUsers"],
+               "drop": segment_kinds["removeIncludedUsers"],
+               "shun": segment_kinds["addExcludedTargets"]}
+    segment = service.patch_segment(P, E, "seg", {"instructions": [
+        {"kind": "pick", "values": ["alice", "bob"]},
+        {"kind": "shun", "contextKind": "org", "values": ["acme"]},
+        {"kind": "drop", "values": ["bob"]},
+    ]}, renamed)
+    assert segment["included"] == ["alice"]
+    assert segment["excludedContexts"] == [{"contextKind": "org", "values": ["acme"]}]
+    flag = world.flag()
+    var0 = flag["variations"][0]["_id"]
+    flag_kinds = {"pin": kinds("patch_feature_flag")["addUserTargets"]}
+    flag = service.patch_flag(P, "flag", {"environmentKey": E, "instructions": [
+        {"kind": "pin", "variationId": var0, "contextKind": "org", "values": ["carol"]},
+    ]}, flag_kinds)
+    assert flag["environments"][E]["targets"] == [{"values": ["carol"], "variation": 0}]
+    assert flag["environments"][E]["contextTargets"] == []  # a user, whatever it said

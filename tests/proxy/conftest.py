@@ -23,22 +23,16 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 
 @pytest.fixture
-def mock_factory(tmp_path: Path) -> Iterator[Callable[..., MockProcess]]:
+def mock_factory(tmp_path: Path,
+                 start_mock: Callable[[Path | str, Path, Path], MockProcess],
+                 ) -> Callable[..., MockProcess]:
     """``mock_factory(name, **config changes)``: a started mock process, killed at the end."""
-    started: list[MockProcess] = []
-
     def make(name: str = "mock", **changes: Any) -> MockProcess:
-        config = mock_config(tmp_path / f"{name}-config.yaml", **changes)
-        server = MockProcess(tmp_path / f"{name}.sqlite3", config, tmp_path / f"{name}.log")
-        started.append(server)
-        server.start()
-        return server
+        return start_mock(tmp_path / f"{name}.sqlite3",
+                          mock_config(tmp_path / f"{name}-config.yaml", **changes),
+                          tmp_path / f"{name}.log")
 
-    try:
-        yield make
-    finally:
-        for server in started:
-            server.kill()
+    return make
 
 
 @pytest.fixture

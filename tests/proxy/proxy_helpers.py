@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from contract_tests.run import write_mock_config
-from mock_server.process import HOST, free_port
+from mock_server.process import HOST, free_port, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = "api-writer-00000000-0000-0000-0000-000000000000"
@@ -70,16 +69,11 @@ class Processes:
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{url}: the process exited with {proc.returncode}")
-        try:
-            httpx.get(url + "/", timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer in {timeout_s} s")
+    answered = wait_answering(url + "/", proc, time.monotonic() + timeout_s)
+    if answered is False:
+        raise AssertionError(f"{url}: the process exited with {proc.returncode}")
+    if answered is None:
+        raise AssertionError(f"{url} did not answer in {timeout_s} s")
 
 
 class ProxyRun:
