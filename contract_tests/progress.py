@@ -144,8 +144,10 @@ class ProgressDisplay:
 
 
 def combined(states: list[dict[str, Any]]) -> dict[str, Any]:
-    """One state for the run from its workers' states (one state: itself)."""
-    latest = max(states, key=lambda state: state.get("now", 0))
+    """One state for the run from its workers' states (one state: itself): the test, tier and
+    operation of the worker that wrote last among those that have started one."""
+    started = [state for state in states if state.get("test") and state.get("tier")]
+    latest = max(started or states, key=lambda state: state.get("now", 0))
     summed = {name: sum(state.get(name, 0) for state in states)
               for name in ("done", "requests", "failures")}
     return {**latest, **summed, "total": max(state.get("total", 0) for state in states),
