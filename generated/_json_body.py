@@ -4,7 +4,7 @@ unpaired surrogates, bounded nesting.
 Python's ``json`` accepts all of these, and each would reach a backend as something the
 client did not mean (the last of two keys, a float that is not a number, a string that
 cannot be stored); refusing them with a 400 that says why is the contract's "well-formed or
-400". orjson reads the common body about five times faster and is used whenever it would read
+400". orjson reads the common body much faster than ``json`` and is used whenever it would read
 it exactly as the strict parser does.
 """
 

@@ -1,6 +1,6 @@
 """A backend's return value as the HTTP answer: JSON by alias, without nulls.
 
-orjson writes plain data (~50x faster than ``json.dumps`` on a listing of 10,000 schedules);
+orjson writes plain data (far faster than ``json.dumps`` on a listing of thousands of schedules);
 pydantic converts everything else (models, dataclasses, dates) exactly as it always has, so
 the bytes on the wire do not depend on which path wrote them.
 """

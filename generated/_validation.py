@@ -1,7 +1,7 @@
 """Request bodies checked against their operation's schema in the bundled ``openapi.json``.
 
 jsonschema-rs compiles each request schema once (per operation and media type, on first
-use) and checks a body in a few microseconds, where the pure-Python jsonschema walks the
+use) and checks a body natively, where the pure-Python jsonschema walks the
 schema again for every request. The document is the root schema, so every ``$ref`` resolves
 inside it: OpenAPI 3.1 is JSON Schema 2020-12; OpenAPI 3.0 is Draft 4 with ``nullable: true``
 read as "or null".
