@@ -22,7 +22,10 @@ TEMPLATES = {
     "app.py": "app.py.jinja",
     "client.py": "client.py.jinja",
 }
-STATIC_FILES = ("_runtime.py", "_http.py")
+STATIC_FILES = (
+    "_runtime.py", "_errors.py", "_media_types.py", "_json_body.py", "_validation.py",
+    "_responses.py", "_http.py",
+)
 
 
 def _py(value: Any) -> str:

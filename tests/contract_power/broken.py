@@ -384,9 +384,9 @@ def _runtime_without(keyword: str) -> Callable[[], Any]:
     (the mock's own instruction checks then fail such an instruction alone: 200)."""
 
     def build() -> Any:
-        from generated import _runtime
+        from generated import _validation
 
-        document = _runtime._document()
+        document = _validation._document()
 
         def stripped(node: Any) -> Any:
             if isinstance(node, dict):
@@ -394,9 +394,9 @@ def _runtime_without(keyword: str) -> Callable[[], Any]:
             return [stripped(v) for v in node] if isinstance(node, list) else node
 
         lenient = stripped(document)
-        _runtime._document = lambda: lenient  # type: ignore[assignment]
-        _runtime._validator.cache_clear()
-        _runtime._fast_validator.cache_clear()
+        _validation._document = lambda: lenient  # type: ignore[assignment]
+        _validation._root.cache_clear()
+        _validation._validator.cache_clear()
         return mock_app()
 
     return build

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from generated._runtime import ApiError, _plain_json, _strict_json, parse_json_body
+from generated._errors import ApiError
+from generated._json_body import _plain_json, _strict_json, parse_json_body
 
 # Keys and strings with the characters that matter: ':' (counted), quotes and backslashes
 # (escaped), surrogate escapes are added as raw text below.
@@ -64,20 +65,20 @@ def test_the_fast_path_agrees_with_the_strict_parser(text: str) -> None:
 
 def _strict_json_then_depth(raw: bytes) -> Any:
     """The parser without its fast path."""
-    import generated._runtime as runtime
+    import generated._json_body as json_body
 
-    original = runtime._plain_json
-    runtime._plain_json = lambda _raw: runtime._NOT_PLAIN
+    original = json_body._plain_json
+    json_body._plain_json = lambda _raw: json_body._NOT_PLAIN
     try:
         return parse_json_body(raw)
     finally:
-        runtime._plain_json = original
+        json_body._plain_json = original
 
 
 @pytest.mark.parametrize("text", ['{"a":1,"a":2}', '{"a:b":1}', "[18446744073709551617]",
                                   '"\\ud800"', "NaN", "1e400", '{"a":1', "\ufeff{}"])
 def test_what_the_fast_path_leaves_to_the_strict_parser(text: str) -> None:
-    from generated._runtime import _NOT_PLAIN
+    from generated._json_body import _NOT_PLAIN
 
     assert _plain_json(text.encode()) is _NOT_PLAIN
 

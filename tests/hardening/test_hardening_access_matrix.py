@@ -46,7 +46,7 @@ from hardening_helpers import (
 
 from contract_tests.checks import check_error_body
 from contract_tests.transport import SyncASGITransport
-from generated import _runtime
+from generated import _validation
 from generated.operations import OPERATIONS, Operation
 
 T0 = 1_700_000_000_000
@@ -78,7 +78,7 @@ def request_body(op: Operation, values: dict[str, str], new_key: str) -> tuple[s
     """A well-formed body that changes something: an expiring-targets PATCH removes a schedule,
     a setup PATCH targets a new key, a POST creates ``new_key``."""
     media = SEMANTIC if SEMANTIC in op.request_media_types else op.request_media_types[0]
-    schema = _runtime._document()["components"]["schemas"][op.request_schemas[media]]
+    schema = _validation._document()["components"]["schemas"][op.request_schemas[media]]
     body: dict[str, Any] = {}
     for name in schema.get("required", []):
         body[name] = {"key": new_key, "name": new_key, "environmentKey": ENV}.get(name)
