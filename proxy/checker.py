@@ -1,7 +1,8 @@
 """Judges each exchange by tiers 1-2, in the order the exchanges ended, into a `Ledger`.
 
-The proxy calls `begin` when a request arrives and `finish` when its answer is complete (and
-sent on); replays and the fidelity comparison, which send one request at a time, call `judge`.
+The proxy calls `begin` when a request arrives, `ended` when its answer is complete (and sent
+on), and `settle` when its event loop is idle (`proxy.backlog`); replays and the fidelity
+comparison, which send one request at a time, call `judge`.
 Sequence rules need an order: an exchange that overlapped a write to the same project (or a
 write outside the operation model, which may change anything) is judged alone, and what that
 write may have changed is forgotten.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from contract_tests.checks import ContractViolation, check_error_indices
@@ -22,10 +24,20 @@ from .ledger import Ledger, Violation
 from .model import Model
 from .routing import Route, route
 
-__all__ = ["Checker"]
+__all__ = ["Checker", "Ended"]
 
 ANYWHERE = "*"  # the scope of a write outside the operation model
 RECENT = 2000  # exchanges kept (as summaries) to show as the origin of a sequence violation
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An exchange whose answer is complete, placed in the order: what `settle` needs."""
+
+    exchange: Exchange
+    found: Route | None
+    scope: str | None  # where it may have written (`_write_scope`)
+    unordered: bool  # it overlapped a write to its project: not judged as a sequence
 
 
 class Checker:
@@ -47,8 +59,9 @@ class Checker:
             self._writing[scope] += 1
         return self._seq
 
-    def finish(self, exchange: Exchange, ticket: int) -> list[Violation]:
-        """Its answer is complete: judge it. Returns the violations it showed."""
+    def ended(self, exchange: Exchange, ticket: int) -> Ended:
+        """Its answer is complete: its place in the order, fixed now (which writes it
+        overlapped); `settle` judges it, later (`proxy.backlog`), in the order they ended."""
         self._seq += 1
         found = route(exchange.method, exchange.path)
         scope = _write_scope(exchange.method, found)
@@ -57,6 +70,11 @@ class Checker:
         unordered = self._overlapped(ticket, scope or (found.project if found else None))
         if scope is not None:
             self._last_write_end[scope] = self._seq
+        return Ended(exchange, found, scope, unordered)
+
+    def settle(self, ended: Ended) -> list[Violation]:
+        """Judge an exchange `ended` placed. Returns the violations it showed."""
+        exchange, found, scope = ended.exchange, ended.found, ended.scope
         self._remember(exchange)
         self.ledger.exchanges += 1
         if exchange.infrastructure is not None or exchange.status is None:
@@ -68,7 +86,11 @@ class Checker:
             self.ledger.unmatched += 1
             self._forget(scope)
             return []
-        return self._judge(exchange, found, unordered)
+        return self._judge(exchange, found, ended.unordered)
+
+    def finish(self, exchange: Exchange, ticket: int) -> list[Violation]:
+        """Its answer is complete: judge it now. Returns the violations it showed."""
+        return self.settle(self.ended(exchange, ticket))
 
     def judge(self, exchange: Exchange) -> list[Violation]:
         """An exchange of a client that sends one request at a time."""

@@ -3,7 +3,8 @@
 Unchanged both ways: method, raw path and query, headers (all but the hop-by-hop ones; `Host`
 names the upstream, since virtual hosting needs it), body; status, headers, body, byte for
 byte (content-encoded bodies stay encoded). Nothing is added (no `Via`, no `X-Forwarded-*`),
-nothing retried, nothing held back: the exchange is judged after its answer has gone out. When
+nothing retried, nothing held back: the exchange is judged after its answer has gone out, while
+no other request is in flight (`proxy.backlog`), in the order the answers ended. When
 no answer comes from the upstream the client gets 502 (504 on a timeout) with a JSON
 `{code, message}`, and the exchange counts as infrastructure, not as a violation.
 """
@@ -20,7 +21,8 @@ import httpx
 from contract_tests.network import GATEWAY_STATUSES
 from generated._runtime import error_body
 
-from .checker import Checker
+from .backlog import Backlog
+from .checker import Checker, Ended
 from .exchange import Credentials, Exchange, end_to_end
 
 __all__ = ["Forwarder"]
@@ -38,6 +40,7 @@ class Forwarder:
         self.checker, self.credentials, self.client = checker, credentials, client
         self.on_exchange = on_exchange
         self._count = 0
+        self.backlog: Backlog[Ended] = Backlog(self._settle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no lifespan events; websockets are not this API
@@ -50,22 +53,35 @@ class Forwarder:
         query: bytes = scope.get("query_string", b"")
         path = raw_path.decode("latin-1")
         ticket = self.checker.begin(method, path)
-        started_at, clock = time.time(), time.perf_counter()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        url = self.upstream.copy_with(raw_path=raw_path + (b"?" + query if query else b""))
-        request = httpx.Request(method, url, content=body, headers=[
-            (k, v) for k, v in end_to_end(headers) if k.lower() not in ("host", "content-length")])
-        answer = await self._exchange(request)
-        await send({"type": "http.response.start", "status": answer.status, "headers": [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]})
-        await send({"type": "http.response.body", "body": answer.raw})
-        duration_ms = (time.perf_counter() - clock) * 1000
-        self._count += 1
-        exchange = self._record(self._count, started_at, duration_ms, request, headers, body,
-                                answer)
-        self.checker.finish(exchange, ticket)
+        self.backlog.started()
+        ended: Ended | None = None
+        try:
+            started_at, clock = time.time(), time.perf_counter()
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            url = self.upstream.copy_with(raw_path=raw_path + (b"?" + query if query else b""))
+            request = httpx.Request(method, url, content=body, headers=[
+                (k, v) for k, v in end_to_end(headers)
+                if k.lower() not in ("host", "content-length")])
+            answer = await self._exchange(request)
+            await send({"type": "http.response.start", "status": answer.status, "headers": [
+                (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]})
+            await send({"type": "http.response.body", "body": answer.raw})
+            duration_ms = (time.perf_counter() - clock) * 1000
+            self._count += 1
+            exchange = self._record(self._count, started_at, duration_ms, request, headers, body,
+                                    answer)
+            ended = self.checker.ended(exchange, ticket)
+        finally:
+            self.backlog.ended(ended)
+
+    def drain(self) -> None:
+        """Judge the exchanges still waiting: the proxy is stopping, its reports come next."""
+        self.backlog.drain()
+
+    def _settle(self, ended: Ended) -> None:
+        self.checker.settle(ended)
         if self.on_exchange is not None:
-            self.on_exchange(exchange)
+            self.on_exchange(ended.exchange)
 
     async def _exchange(self, request: httpx.Request) -> _Answer:
         """The upstream's answer, or the proxy's own 502/504 when none came."""

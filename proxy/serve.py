@@ -142,7 +142,10 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
                                 server_header=False, date_header=False, proxy_headers=False,
                                 http=_http_protocol(), loop="asyncio",
                                 timeout_graceful_shutdown=5)
-        await uvicorn.Server(config).serve(sockets=[sock])
+        try:
+            await uvicorn.Server(config).serve(sockets=[sock])
+        finally:
+            app.drain()  # every exchange judged before the reports are written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
