@@ -127,8 +127,22 @@ def _validator(operation_id: str, media_type: str) -> jsonschema_rs.Validator:
 
 def _at(node: Any, path: Iterable[str | int]) -> Any:
     for token in path:
-        node = node[int(token)] if isinstance(node, list) else node[token]
+        node = node[int(token)] if isinstance(node, list) else node[str(token)]
     return node
+
+
+def _typed_path(node: Any, path: Iterable[str | int]) -> tuple[str | int, ...]:
+    """An error's instance path with an array's indices as ints and an object's keys as
+    strings: jsonschema-rs gives a key that reads as a number (``{"3": ...}``) as an int."""
+    typed: list[str | int] = []
+    for token in path:
+        token = int(token) if isinstance(node, list) else str(token)
+        typed.append(token)
+        try:
+            node = node[token]
+        except (KeyError, IndexError, TypeError):  # past the body (a keyword's own name)
+            node = None
+    return tuple(typed)
 
 
 class _Ranking:
@@ -139,8 +153,14 @@ class _Ranking:
     def __init__(self, body: Any) -> None:
         self.body = body
 
+    def path(self, error: jsonschema_rs.ValidationError) -> tuple[str | int, ...]:
+        return _typed_path(self.body, error.instance_path)
+
     def value(self, error: jsonschema_rs.ValidationError) -> Any:
-        return _at(self.body, error.instance_path)
+        try:
+            return _at(self.body, self.path(error))
+        except (KeyError, IndexError, TypeError):
+            return None
 
     def matches_type(self, error: jsonschema_rs.ValidationError) -> bool:
         """Whether the value has the type its failing schema names (the last tie-breaker)."""
@@ -158,8 +178,8 @@ class _Ranking:
         return list(_at(_root()[1], error.schema_path[:-1])).index(keyword)
 
     def relevance(self, error: jsonschema_rs.ValidationError) -> tuple[Any, ...]:
-        path = error.instance_path
-        return (-len(path), tuple(path), error.kind.name not in _WEAK,
+        path = self.path(error)
+        return (-len(path), path, error.kind.name not in _WEAK,
                 not self.matches_type(error))
 
     def best(
@@ -244,7 +264,7 @@ def validate_body(operation: Operation, media_type: str, value: Any, as_model: b
         ranking = _Ranking(value)
         error = ranking.best(_errors(validator, value))
         if error is not None:
-            where = _json_path(error.instance_path)
+            where = _json_path(ranking.path(error))
             raise invalid_request(f"request body {where}: {ranking.message(error)}")
     schema_name = operation.request_schemas.get(media_type)
     class_name = MODEL_NAMES.get(schema_name) if schema_name and as_model else None
