@@ -4,7 +4,7 @@
 
 Four runs, one after the other, of the whole suite at N examples per test:
 
-- in-process (``pytest contract_tests``), WORKERS=1 and WORKERS=2 (``-n 2``);
+- in-process (``pytest contract_tests``), WORKERS=1 and WORKERS=2 (``-n 2 --dist worksteal``);
 - against the kit's mock as a process (``python -m contract_tests.run``), ``--workers 1`` and
   ``--workers 2``.
 
@@ -35,7 +35,8 @@ def _command(kind: str, workers: int, examples: int, seed: int, reports: Path) -
     if kind == "in-process":
         return [sys.executable, "-m", "pytest", "contract_tests", "-q", "-p", "no:cacheprovider",
                 f"--examples={examples}", f"--hypothesis-seed={seed}",
-                f"--reports-dir={reports}", *(["-n", str(workers)] if workers > 1 else [])]
+                f"--reports-dir={reports}",
+                *(["-n", str(workers), "--dist", "worksteal"] if workers > 1 else [])]
     return [sys.executable, "-m", "contract_tests.run", "--examples", str(examples),
             "--seed", str(seed), "--reports-dir", str(reports), "--workers", str(workers)]
 

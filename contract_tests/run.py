@@ -128,10 +128,12 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
 def _distribution(workers: int, kit_mock: bool) -> list[str]:
     """pytest-xdist's options for `workers` (none for one: the run stays in this process).
     Against the kit's mock process, tier 3's tests that set the shared clock all go to one
-    worker (their ``xdist_group``), so no two of them move it at once."""
+    worker (their ``xdist_group``), so no two of them move it at once; elsewhere an idle
+    worker takes tests queued for another (``worksteal``: xdist's ``load`` left one of two
+    workers idle for most of an in-process run, 31 s against 22 s)."""
     if workers <= 1:
         return []
-    return ["-n", str(workers), *(["--dist", "loadgroup"] if kit_mock else [])]
+    return ["-n", str(workers), "--dist", "loadgroup" if kit_mock else "worksteal"]
 
 
 def _workers(value: str) -> int:
