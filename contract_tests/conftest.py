@@ -101,8 +101,8 @@ def pytest_configure_node(node: Any) -> None:
     host the file of the run's request budget (shared_budget.py; others take a share)."""
     config = node.config
     node.workerinput[WORKER_SEED] = config.stash[SEED]
-    if config.stash[SETTINGS].max_requests is not None and node.gateway.spec.popen and not (
-            node.gateway.spec.ssh or node.gateway.spec.socket):
+    local = node.gateway.spec.popen and not node.gateway.spec.via
+    if config.stash[SETTINGS].max_requests is not None and local:
         if SHARED_BUDGET not in config.stash:
             directory = Path(tempfile.mkdtemp(prefix="contract-budget-"))
             config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
@@ -148,7 +148,7 @@ def _module_rank(item: pytest.Item) -> int:
 
 
 def _selected(item: pytest.Item, chosen: SuiteSettings) -> bool:
-    """Whether TIERS and OPS keep the test (tier 1 is narrowed per operation inside)."""
+    """Whether TIERS and OPS keep the test (a tier-1 test is one operation's, like the others)."""
     marker = tier_marker(item)
     if chosen.tiers is not None and (marker is None or TIER_NUMBERS[marker] not in chosen.tiers):
         return False

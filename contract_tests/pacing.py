@@ -81,8 +81,7 @@ class Pacer:
         reserve = 0 if INTERRUPTS.is_cleaning else self.cleanup_cost()
         uncounted = 0 if INTERRUPTS.is_cleaning else self.uncounted
         if self.shared is not None:
-            allowed, _ = self.shared.take(self.max_requests, reserve, uncounted)
-            return allowed
+            return self.shared.take(self.max_requests, reserve, uncounted)
         assert self.share is not None
         return self.sent < self.share - reserve - uncounted
 

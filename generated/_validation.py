@@ -131,18 +131,19 @@ def _at(node: Any, path: Iterable[str | int]) -> Any:
     return node
 
 
-def _typed_path(node: Any, path: Iterable[str | int]) -> tuple[str | int, ...]:
-    """An error's instance path with an array's indices as ints and an object's keys as
-    strings: jsonschema-rs gives a key that reads as a number (``{"3": ...}``) as an int."""
+def _locate(node: Any, path: Iterable[str | int]) -> tuple[tuple[str | int, ...], Any]:
+    """An error's instance path, with an array's indices as ints and an object's keys as
+    strings (jsonschema-rs gives a key that reads as a number, ``{"3": ...}``, as an int),
+    and the value it names (None past the body: a keyword's own name)."""
     typed: list[str | int] = []
     for token in path:
         token = int(token) if isinstance(node, list) else str(token)
         typed.append(token)
         try:
             node = node[token]
-        except (KeyError, IndexError, TypeError):  # past the body (a keyword's own name)
+        except (KeyError, IndexError, TypeError):
             node = None
-    return tuple(typed)
+    return tuple(typed), node
 
 
 class _Ranking:
@@ -154,13 +155,10 @@ class _Ranking:
         self.body = body
 
     def path(self, error: jsonschema_rs.ValidationError) -> tuple[str | int, ...]:
-        return _typed_path(self.body, error.instance_path)
+        return _locate(self.body, error.instance_path)[0]
 
     def value(self, error: jsonschema_rs.ValidationError) -> Any:
-        try:
-            return _at(self.body, self.path(error))
-        except (KeyError, IndexError, TypeError):
-            return None
+        return _locate(self.body, error.instance_path)[1]
 
     def matches_type(self, error: jsonschema_rs.ValidationError) -> bool:
         """Whether the value has the type its failing schema names (the last tie-breaker)."""

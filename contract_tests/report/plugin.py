@@ -1,8 +1,8 @@
 """The pytest plugin that builds the run model from the suite's hooks and writes the reports.
 
 Registered from ``conftest.py``. It reads what it needs from the run itself, never from print
-statements: each test's operation (its ``operation_id`` parameter, or the operation label of a
-Schemathesis subtest) and tier (its marker), its outcome, and for a failure the exception it
+statements: each test's operation (its ``operation_id`` parameter; a tier-1 test's Schemathesis
+check is about its test's operation) and tier (its marker), its outcome, and for a failure the exception it
 raised (failures.py). The `Recorder` supplies the exercised status codes and instruction
 outcomes, and the exchanges a failure's repro script replays (repro.py).
 
@@ -25,8 +25,6 @@ from typing import Any
 
 import pytest
 from hypothesis.statistics import collector
-
-from generated.operations import OPERATIONS
 
 from ..interrupts import INTERRUPTS
 from ..markers import tier_marker
@@ -52,9 +50,8 @@ _CHECK_ERRORS = pytest.StashKey[set[int]]()  # exceptions a split test's checks 
 _OUTCOMES = (Exception, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception,
              pytest.exit.Exception)
 
-# Schemathesis names each operation's report `<test>[METHOD /path]`
+# Schemathesis names its operation check's report `<test>[METHOD /path]`
 _SUBTEST_LABEL = re.compile(r"\[([A-Z]+) (/[^\]]*)\]$")
-_BY_ROUTE = {(op.method.upper(), op.path): op_id for op_id, op in OPERATIONS.items()}
 
 
 def _operation_of(item: pytest.Item) -> str:
@@ -62,14 +59,6 @@ def _operation_of(item: pytest.Item) -> str:
     if callspec is not None and "operation_id" in callspec.params:
         return str(callspec.params["operation_id"])
     return ALL_OPERATIONS
-
-
-def _subtest_operation(nodeid: str) -> str:
-    match = _SUBTEST_LABEL.search(nodeid)
-    if match is None:
-        return ALL_OPERATIONS
-    method, path = match.groups()
-    return _BY_ROUTE.get((method, path), f"{method} {path}")
 
 
 def _tier_of(item: pytest.Item) -> str:
@@ -223,7 +212,7 @@ class ConformanceReport:
         # exception then ends the test itself, which keeps the last check's name
         subtest = (item.nodeid != base and report.when == "call"
                    and (exc is None or id(exc) not in reported_by_checks))
-        operation = _subtest_operation(item.nodeid) if subtest else _operation_of(item)
+        operation = _operation_of(item)  # a tier-1 test and its check: one operation
         tier = _tier_of(item)
         records: list[FailureRecord] = []
         stopped = False
