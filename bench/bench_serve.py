@@ -318,7 +318,11 @@ def pct(values: list[float], q: float) -> float:
 # -- measurements ----------------------------------------------------------------------------
 
 
-def measure_get(client: Client, segment: str, requests: int, expected: int) -> dict[str, Any]:
+def measure_get(client: Client, segment: str, requests: int, expected: int, *,
+                change_to: int | None = None) -> dict[str, Any]:
+    """``requests`` timed GETs of the segment's listing; ``change_to`` (a date): before each,
+    an untimed PATCH moves one schedule of the segment there, so that no listing a store
+    keeps between requests (PostgreSQL's listing cache) can answer it."""
     status, data, _ = client.call("GET", expiring_path(segment))
     items = len(json.loads(data)["items"]) if status == 200 else -1
     if items != expected:
@@ -326,7 +330,10 @@ def measure_get(client: Client, segment: str, requests: int, expected: int) -> d
     for _ in range(3):  # warm-up
         client.call("GET", expiring_path(segment))
     times = []
-    for _ in range(requests):
+    for n in range(requests):
+        if change_to is not None:
+            client.ok("PATCH", expiring_path(segment), instructions(
+                "updateExpiringTarget", [f"u{n % expected}"], change_to + n), SEMANTIC)
         status, data, elapsed = client.call("GET", expiring_path(segment))
         if status != 200:
             raise RuntimeError(f"GET {segment}: {status}")

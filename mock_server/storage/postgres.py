@@ -17,6 +17,11 @@ broke while idle is replaced at once and the request runs on the new one).
 Durability: ``synchronous_commit = off`` for the mock's sessions, the trade SQLite's
 ``synchronous=NORMAL`` makes: an answered write survives the mock process (killed or not); a
 crash of PostgreSQL itself may lose the last fraction of a second of commits.
+
+Planning: ``random_page_cost = 1.1`` for the mock's sessions (its working set is cached). With
+the default 4, once autovacuum's statistics show one resource holding most schedules, its
+listing was planned as a scan plus a sort of bytea keys instead of the unique index's order,
+twice as slow (docs/mock-server.md, Design figures).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from psycopg.pq import Format
 from ..errors import conflict, unavailable
 from ..representations import schedule_item_json
 from .factory import describe
+from .listing_cache import ListingCache, ListingKey
 from .postgres_schema import migrate
 from .protocol import StoreOpenError
 from .records import FlagEnvRecord, FlagRecord, Resource, Schedule, SegmentRecord, TargetRow
@@ -114,9 +120,10 @@ class PostgresTx:
     """One transaction; the methods of :class:`~mock_server.storage.protocol.Tx` and
     :class:`~mock_server.storage.protocol.Listings`. ``write``: lock what it reads."""
 
-    def __init__(self, cur: psycopg.Cursor[Any], write: bool) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any], write: bool, listings: ListingCache) -> None:
         self._cur = cur
         self._write = write
+        self._listings = listings
         self._lock = " FOR UPDATE" if write else ""
         self.begun = False
 
@@ -374,8 +381,20 @@ class PostgresTx:
         # the unique index's order (no two rows share kind, key and type: variation_id never
         # decides), so no sort
         order = _order(("context_kind", "context_key", "target_type"), descending)
-        return self._joined("SELECT item FROM schedules WHERE " + _RESOURCE + kind_clause
-                            + " ORDER BY " + order, (*_scope(res), *kind_args))
+        key: ListingKey = (res, context_kind, descending)
+        stamp = None if self._write else self._stamp(res)
+        if stamp is not None and (cached := self._listings.get(key, stamp)) is not None:
+            return cached
+        listing = self._joined("SELECT item FROM schedules WHERE " + _RESOURCE + kind_clause
+                               + " ORDER BY " + order, (*_scope(res), *kind_args))
+        if stamp is not None:
+            self._listings.put(key, stamp, listing)
+        return listing
+
+    def _stamp(self, res: Resource) -> int | None:
+        """The resource's stamp (listing_cache.py); None: it never had a schedule."""
+        row = self._one("SELECT stamp FROM schedule_stamps WHERE " + _RESOURCE, _scope(res))
+        return None if row is None else int(row[0])
 
     def context_flag_listing(self, project: str, env: str, context_kind: str,
                              context_key: str, *, descending: bool = False) -> bytes:
@@ -398,6 +417,7 @@ class PostgresStore:
         self.url = url
         self._lock_timeout_ms = lock_timeout_ms
         self._local = threading.local()
+        self._listings = ListingCache()
         self._all: list[Conn] = []
         self._all_lock = threading.Lock()
         try:
@@ -415,7 +435,8 @@ class PostgresStore:
             self.url, connect_timeout=CONNECT_TIMEOUT_S)
         conn = psycopg.connect(conninfo, autocommit=True, application_name="mock_server")
         conn.adapters.register_dumper(str, _StrAsBytea)
-        conn.execute(f"SET synchronous_commit = off; SET lock_timeout = {self._lock_timeout_ms}")
+        conn.execute("SET synchronous_commit = off; SET random_page_cost = 1.1;"
+                     f" SET lock_timeout = {self._lock_timeout_ms}")
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -444,7 +465,7 @@ class PostgresStore:
             committing = False
             try:
                 with conn.cursor(binary=True) as cur:
-                    tx = PostgresTx(cur, write)
+                    tx = PostgresTx(cur, write, self._listings)
                     result = work(tx)
                     committing = True
                     if tx.begun:

@@ -62,8 +62,39 @@ CREATE TABLE schedules (
 CREATE INDEX schedules_by_date ON schedules (expiration_date);
 """
 
+# Every statement that changes a resource's schedules gives the resource a new stamp, in its
+# own transaction (listing_cache.py: a listing read under a stamp stays right while it lasts).
+# Stamps come from a sequence: never reused, not even after a resource is deleted and made
+# again. A trigger with transition tables serves one event, hence three. Schedules written
+# before version 2 have no stamp: listed without the cache until their resource next changes.
+_V2 = """
+CREATE SEQUENCE schedule_stamp;
+CREATE TABLE schedule_stamps (
+    project bytea NOT NULL, env bytea NOT NULL,
+    resource_kind bytea NOT NULL, resource_key bytea NOT NULL,
+    stamp bigint NOT NULL,
+    PRIMARY KEY (project, env, resource_kind, resource_key)
+);
+CREATE FUNCTION stamp_changed_schedules() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO schedule_stamps
+    SELECT r.*, nextval('schedule_stamp') FROM (
+        SELECT DISTINCT project, env, resource_kind, resource_key FROM changed ORDER BY 1, 2, 3, 4
+    ) AS r
+    ON CONFLICT (project, env, resource_kind, resource_key) DO UPDATE SET stamp = excluded.stamp;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER schedules_inserted AFTER INSERT ON schedules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION stamp_changed_schedules();
+CREATE TRIGGER schedules_updated AFTER UPDATE ON schedules REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION stamp_changed_schedules();
+CREATE TRIGGER schedules_deleted AFTER DELETE ON schedules REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION stamp_changed_schedules();
+"""
+
 #: (version, DDL), ascending from 1; a database at version n gets every step above n
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
 LATEST = MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 0x6D6F636B5F736368  # pg_advisory_xact_lock key: "mock_sch"
 

@@ -1,7 +1,8 @@
 """Listings come from the items the stores keep beside each schedule (their fast path) or, for
 a store without one, from the schedule records (mock_server/listings.py): both must equal what
 the schedules say, in ``items`` order, for any context key, on both stores, and survive an
-update, a SQLite file from before the item column, and the user shape's rewrite."""
+update, a SQLite file from before the item column, and the user shape's rewrite; a listing a
+replica remembers (PostgreSQL's listing cache) is never one that another replica has changed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from mock_server.listings import context_flag_listing, resource_listing
 from mock_server.representations import as_user_items, schedule_item
-from mock_server.storage import Listings, Resource, Schedule, Store, Tx
+from mock_server.storage import Listings, Resource, Schedule, Store, Tx, open_store
 from mock_server.storage.sqlite import SqliteStore
 
 SEGMENT = Resource("segment", P, E, "seg")
@@ -110,6 +111,61 @@ def test_an_update_rewrites_the_stored_item(store) -> None:
     store.write(lambda tx: tx.write_schedules([], [moved], []))
     assert _both_ways(store, lambda tx: resource_listing(tx, SEGMENT)) == [
         schedule_item(moved, user=False)]
+
+
+_CHANGES = st.lists(st.tuples(
+    st.sampled_from(["insert", "update", "delete", "drop"]),
+    st.sampled_from([SEGMENT, FLAG]),
+    st.integers(0, 1),  # the replica that writes
+    st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True),  # which schedules
+), max_size=8)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # stores per example
+@given(changes=_CHANGES)
+def test_each_replica_lists_what_the_last_write_of_either_left(new_store_url, changes) -> None:
+    """Two replicas over one store, both listing (and so remembering) every resource after
+    every write: each lists exactly what the model of the writes says."""
+    url = new_store_url()
+    replicas = [open_store(url), open_store(url)]
+    try:
+        _apply_and_list(replicas, changes)
+    finally:
+        for replica in replicas:
+            replica.close()
+
+
+def _apply_and_list(replicas: list[Store], changes: list[Any]) -> None:
+    model: dict[str, Schedule] = {}
+    for step, (change, res, writer, picks) in enumerate(changes):
+        mine = [s for s in model.values() if s.resource == res]
+        if change == "insert":
+            fresh = [_schedule(res, "user", f"k{step}-{n}", step * 10 + n) for n in picks]
+            replicas[writer].write(lambda tx, fresh=fresh: tx.write_schedules([], [], fresh))
+            model.update((s.id, s) for s in fresh)
+        elif change == "update" and mine:
+            moved = [Schedule(s.id, res, s.context_kind, s.context_key, s.target_type,
+                              s.variation_id, s.version + 1, s.expiration_date + 1)
+                     for s in (mine[n % len(mine)] for n in sorted(set(picks)))]
+            moved = list({s.id: s for s in moved}.values())
+            replicas[writer].write(lambda tx, moved=moved: tx.write_schedules([], moved, []))
+            model.update((s.id, s) for s in moved)
+        elif change == "delete" and mine:
+            gone = sorted({mine[n % len(mine)].id for n in picks})
+            replicas[writer].write(lambda tx, gone=gone: tx.write_schedules(gone, [], []))
+            for key in gone:
+                del model[key]
+        elif change == "drop":
+            replicas[writer].write(lambda tx, res=res: tx.delete_segment(P, E, res.key)
+                                   if res.kind == "segment" else tx.delete_flag(P, res.key))
+            model = {k: s for k, s in model.items() if s.resource != res}
+        for replica in replicas:
+            for listed in (SEGMENT, FLAG):
+                expected = _expected([s for s in model.values() if s.resource == listed],
+                                     user=False)
+                assert orjson.loads(replica.read(
+                    lambda tx, listed=listed: resource_listing(tx, listed))) == expected
 
 
 def test_a_sqlite_file_from_before_the_item_column_gets_its_items(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.process import ROOT, free_port
-from mock_server.storage import StoreOpenError, describe, open_store
+from mock_server.storage import StoreOpenError, describe, open_store, postgres_schema
 from mock_server.storage.postgres import PostgresStore
 from mock_server.storage.sqlite import SqliteStore
 
@@ -57,7 +57,7 @@ def _newer_schema(pg_url: str) -> str:
      'password authentication failed for user "mock"'),
     (lambda cluster, url: cluster.url(database="no_such_db"), 'database "no_such_db" does not exist'),
     (lambda cluster, url: _newer_schema(url),
-     "schema version 99, newer than this mock server's 1"),
+     f"schema version 99, newer than this mock server's {postgres_schema.LATEST}"),
 ], ids=["scheme", "no-file", "unreachable", "credentials", "database", "newer-schema"])
 def test_a_database_it_cannot_use_stops_it_with_one_line(make_db, expected, pg_cluster, pg_url,
                                                          tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from psycopg import errors as pg_errors
 from mock_server.errors import DomainError
 from mock_server.storage import (
     FlagRecord,
+    Resource,
+    Schedule,
     SegmentRecord,
     StoreOpenError,
     Tx,
@@ -159,3 +161,45 @@ def test_a_connection_lost_inside_a_write_leaves_nothing_and_the_next_one_works(
     finally:
         store.close()
 
+
+
+def test_a_listing_reads_in_index_order_once_statistics_favour_a_sort(own_cluster) -> None:
+    """After autovacuum's ANALYZE sees one segment holding most schedules, PostgreSQL's default
+    costs plan its listing as a scan plus a sort of bytea keys (twice as slow at 10,000); the
+    mock's sessions cost random reads as cached ones, so the listing stays an index scan. The
+    plans are the ones the store's own statements ran, from the server log (auto_explain),
+    including the generic plan psycopg prepares after the fifth execution."""
+    url = own_cluster.url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("LOAD 'auto_explain'")  # so that ALTER SYSTEM knows its settings
+        conn.execute("ALTER SYSTEM SET session_preload_libraries = 'auto_explain'")
+        conn.execute("ALTER SYSTEM SET auto_explain.log_min_duration = 0")
+        conn.execute("SELECT pg_reload_conf()")
+    store = open_store(url)
+    big, small = (Resource("segment", P, E, key) for key in ("big", "small"))
+    try:
+        def load(tx: Tx) -> None:
+            for res, count in ((big, 3000), (small, 5)):
+                tx.insert_segment(SegmentRecord(P, E, res.key, res.key, "", [], 1, T0, T0))
+                tx.write_schedules([], [], [Schedule(f"{res.key}-{i}", res, "user", f"u{i}",
+                                                     "included", "", 1, T0 + i)
+                                            for i in range(count)])
+
+        store.write(load)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE schedules")
+        log = own_cluster.data.parent / "server.log"
+        logged_before = log.stat().st_size
+        for n in range(8):  # a change before each listing, so that none comes from the cache
+            store.write(lambda tx, n=n: tx.write_schedules(
+                [], [Schedule(f"big-{n}", big, "user", f"u{n}", "included", "", 2, T0)], []))
+            assert store.read(lambda tx: tx.schedule_listing(big)).count(b"},{") == 2999
+    finally:
+        store.close()
+    with log.open(encoding="utf-8", errors="replace") as text:
+        text.seek(logged_before)
+        plans = [plan for plan in text.read().split("LOG:  duration:")
+                 if "SELECT item FROM schedules" in plan]
+    assert len(plans) == 8
+    for plan in plans:
+        assert "Index Scan" in plan and "Sort" not in plan, plan
