@@ -111,9 +111,14 @@ def slots_of(family: Family, p: Provisioned) -> tuple[Slot, ...]:
 
 
 def resource_get(family: Family) -> Operation:
-    """The setup GET of the segment or flag the family's schedules belong to."""
-    key = "{segmentKey}" if family.resource == "segment" else "{featureFlagKey}"
-    return next(o for o in OPERATIONS.values() if o.method == "GET" and o.path.endswith(key))
+    """The GET of the segment or flag the family's schedules belong to: the state GET (the
+    spec's x-semantic-patch `state`) of the setup PATCH that names that resource."""
+    key = "segmentKey" if family.resource == "segment" else "featureFlagKey"
+    (setup,) = (o for o in OPERATIONS.values()
+                if o.state_operation and "instruction-counts" not in o.rules
+                and key in {p.name for p in o.parameters if p.location == "path"})
+    assert setup.state_operation is not None
+    return OPERATIONS[setup.state_operation]
 
 
 class Side:

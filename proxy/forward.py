@@ -24,6 +24,7 @@ from generated._runtime import error_body
 from .backlog import Backlog
 from .checker import Checker, Ended
 from .exchange import Credentials, Exchange, end_to_end
+from .overhead import Overhead
 
 __all__ = ["Forwarder"]
 
@@ -34,10 +35,11 @@ Send = Callable[[dict[str, Any]], Any]
 
 class Forwarder:
     def __init__(self, upstream: str, checker: Checker, credentials: Credentials,
-                 client: httpx.AsyncClient,
+                 client: httpx.AsyncClient, overhead: Overhead,
                  on_exchange: Callable[[Exchange], None] | None = None) -> None:
         self.upstream = httpx.URL(upstream)
         self.checker, self.credentials, self.client = checker, credentials, client
+        self.overhead = overhead
         self.on_exchange = on_exchange
         self._count = 0
         self.backlog: Backlog[Ended] = Backlog(self._settle)
@@ -45,6 +47,7 @@ class Forwarder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no lifespan events; websockets are not this API
             return
+        arrived = time.perf_counter()
         body = await _read_body(receive)
         if body is None:  # the client left before its request was complete: nothing to send
             return
@@ -66,7 +69,10 @@ class Forwarder:
             await send({"type": "http.response.start", "status": answer.status, "headers": [
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]})
             await send({"type": "http.response.body", "body": answer.raw})
-            duration_ms = (time.perf_counter() - clock) * 1000
+            answered = time.perf_counter()
+            duration_ms = (answered - clock) * 1000
+            if answer.upstream_ms is not None:
+                self.overhead.add((answered - arrived) * 1000 - answer.upstream_ms)
             self._count += 1
             exchange = self._record(self._count, started_at, duration_ms, request, headers, body,
                                     answer)
@@ -85,6 +91,7 @@ class Forwarder:
 
     async def _exchange(self, request: httpx.Request) -> _Answer:
         """The upstream's answer, or the proxy's own 502/504 when none came."""
+        sent = time.perf_counter()
         try:
             response = await self.client.send(request, stream=True)
             try:
@@ -99,7 +106,8 @@ class Forwarder:
                                f"({type(exc).__name__}: {exc})")
         gateway = response.status_code in GATEWAY_STATUSES  # a gateway's, not the API's
         return _Answer(response.status_code, end_to_end(response.headers.multi_items()), raw,
-                       f"HTTP {response.status_code} from a gateway" if gateway else None, True)
+                       f"HTTP {response.status_code} from a gateway" if gateway else None, True,
+                       (time.perf_counter() - sent) * 1000)
 
     def _record(self, index: int, started_at: float, duration_ms: float,
                 request: httpx.Request, headers: list[tuple[str, str]], body: bytes,
@@ -124,6 +132,7 @@ class _Answer:
     raw: bytes  # as the upstream sent it (content-encoded, if it was)
     infrastructure: str | None  # why no API answered
     from_upstream: bool
+    upstream_ms: float | None = None  # from sending the request to its answer's last byte
 
     def decoded(self) -> bytes:
         """The body without its content encoding, for the checks (the client got it as sent)."""

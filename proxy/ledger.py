@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .overhead import Overhead
+
 __all__ = ["MAX_KEPT", "Ledger", "Violation"]
 
 MAX_KEPT = 500  # violations and infrastructure events kept in full; the rest are counted
@@ -44,6 +46,7 @@ class Ledger:
     infrastructure: Counter[str] = field(default_factory=Counter)  # reason -> times
     infrastructure_events: list[int] = field(default_factory=list)  # exchange indices
     shown: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # index -> summary
+    overhead: Overhead = field(default_factory=Overhead)  # the proxy's own time (not replay's)
 
     @property
     def violation_count(self) -> int:

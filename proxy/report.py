@@ -76,7 +76,7 @@ def as_json(ledger: Ledger) -> dict[str, Any]:
         "infrastructure": {"total": ledger.infrastructure_count,
                            "by_reason": dict(ledger.infrastructure),
                            "exchanges": [ledger.shown[i] for i in ledger.infrastructure_events]},
-    }
+    } | ({"proxy_overhead": ledger.overhead.as_json()} if ledger.overhead.count else {})
 
 
 def _violation_json(violation: Violation, shown: Mapping[int, Any]) -> dict[str, Any]:
@@ -113,6 +113,13 @@ def _exchange_lines(summary: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def _overhead_row(overhead: Mapping[str, Any] | None) -> list[str]:
+    if overhead is None:
+        return []
+    return [(f"| the proxy's own time per exchange | median {overhead['p50_ms']} ms, p99 "
+             f"{overhead['p99_ms']} ms, max {overhead['max_ms']} ms (its upstream's excluded) |")]
+
+
 def render_markdown(ledger: Ledger, title: str) -> str:
     data = as_json(ledger)
     out = [f"# {title}", "", "| | |", "| --- | --- |",
@@ -125,6 +132,7 @@ def render_markdown(ledger: Ledger, title: str) -> str:
            "not violations) |"),
            f"| outside the operation model | {ledger.unmatched} (passed on, not judged) |",
            f"| not judged as a sequence | {ledger.unordered} (overlapped another write) |",
+           *_overhead_row(data.get("proxy_overhead")),
            "", "## Operations × tiers", "", "| operation | tier 1 (schema) | tier 2 (semantics) |",
            "| --- | --- | --- |"]
     for operation in _operations(ledger):

@@ -1,8 +1,10 @@
 """An upstream for the transparency tests: it answers with exactly what it received (method, raw
-path, query, headers in order, body), with response headers and bodies a proxy might mangle."""
+path, query, headers in order, body), with response headers and bodies a proxy might mangle;
+``/slow`` answers the same after a pause."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -10,6 +12,7 @@ from typing import Any
 
 ODD_HEADERS = [(b"x-multi", b"one"), (b"x-multi", b"two"), (b"X-Odd-Case", b"Value; q=1"),
                (b"cache-control", b"no-store")]
+SLOW_S = 0.3  # how long /slow waits before it answers
 
 
 def create() -> Any:
@@ -22,6 +25,8 @@ def create() -> Any:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if scope["path"] == "/slow":  # an upstream that takes its time
+            await asyncio.sleep(SLOW_S)
         if scope["path"] == "/chunked":  # no Content-Length: sent in chunks
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/plain"), *ODD_HEADERS]})
