@@ -18,7 +18,7 @@ import json
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from .interrupts import INTERRUPTS
 from .network import InfrastructureError
 from .settings import ConfigurationError
 
-__all__ = ["Provisioned", "Provisioning", "Slot", "create_surviving", "new_run_id"]
+__all__ = ["CREATES", "Provisioned", "Provisioning", "Slot", "create_surviving", "new_run_id"]
 
 SEGMENT_CONTEXT_KIND = "org"
 # A kind spelt with every character a context kind may hold besides letters and digits.
@@ -38,6 +38,8 @@ OTHER_CONTEXT_KIND = "ct.device_v2-x"
 LONG_KEY_LENGTH = 256
 SETUP_ATTEMPTS = 3  # sends of one setup request after infrastructure failures
 CLEANUP_DEADLINE_S = 120.0  # delete_all stops trying after this (what is left is reported)
+#: the operations that create a resource, and the kind under which it is tracked and deleted
+CREATES: Mapping[str, str] = {"postSegment": "segment", "postFeatureFlag": "flag"}
 
 
 @dataclass(frozen=True)

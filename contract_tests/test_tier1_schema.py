@@ -37,7 +37,7 @@ from .families import FAMILIES
 from .network import GATEWAY_STATUSES, InfrastructureError, RetryPolicy
 from .observe import read_schedules
 from .plans import DAY_MS
-from .provisioning import Provisioned
+from .provisioning import CREATES, Provisioned
 from .raw import path_values
 from .schema import bundle
 from .tier1_checks import SCHEMA_CHECKS, ignored_auth
@@ -178,9 +178,9 @@ def _own_key(case: Any, suite: Suite, operation_id: str, created: list[tuple[str
     """A create's key becomes one of the run's own, remembered before the request is sent. Only
     a string key is replaced: the schema says no more about it, so the case stays as valid or
     invalid as it was generated (one without a string key cannot create anything)."""
-    if operation_id not in ("postSegment", "postFeatureFlag"):
+    kind = CREATES.get(operation_id)
+    if kind is None:
         return
-    kind = "segment" if operation_id == "postSegment" else "flag"
     if isinstance(case.body, dict) and isinstance(case.body.get("key"), str):
         case.body["key"] = suite.provisioning.reserve(kind)
         created.append((kind, case.body["key"]))
@@ -217,10 +217,10 @@ def test_schema_conformance(
     _own_key(case, suite, operation_id, created)
     response = case.call(session=http_session) if http_session is not None else case.call()
     _record(suite, operation_id, response)
-    if response.status_code == 201:
+    if response.status_code == 201 and operation_id in CREATES:
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("key"), str):
-            kind = "segment" if "segment" in operation_id.lower() else "flag"
+            kind = CREATES[operation_id]
             suite.provisioning.track(kind, body["key"])  # a server that kept another key
             created.append((kind, body["key"]))
     checks = [c for c in CHECKS
