@@ -45,7 +45,14 @@ from .progress import ProgressDisplay
 from .recorder import Recorder
 from .report.files import discard_reports
 from .report.model import rerun_command
-from .settings import ConfigurationError, add_options, run_files, settings_from, target_id
+from .settings import (
+    RUN_FILE_OPTIONS,
+    ConfigurationError,
+    add_options,
+    run_files,
+    settings_from,
+    target_id,
+)
 
 __all__ = ["MockServerError", "main", "mock_server", "suite_options", "write_mock_config"]
 
@@ -53,7 +60,6 @@ MockServerError = MockProcessError  # the mock server did not come up (the end o
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGURATION_ERROR = 4  # pytest's exit status for usage errors; the suite's for a bad target
-RUN_FILES = ("require_coverage", "known", "compare")  # options naming files that shape reports
 
 
 def write_mock_config(path: Path, extra_writer_tokens: Sequence[str] = ()) -> Path:
@@ -119,7 +125,7 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
         *(["--ops", args.ops] if args.ops else []),
         *(["--plan"] if args.plan else []),
         *_distribution(args.workers, kit_mock),
-        *[f"--{name.replace('_', '-')}={getattr(args, name)}" for name in RUN_FILES
+        *[f"--{name.replace('_', '-')}={getattr(args, name)}" for name in RUN_FILE_OPTIONS
           if getattr(args, name)],
         *extra,
     ]
@@ -240,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
     args.reports_dir = str(Path(args.reports_dir).resolve())  # pytest runs from the project root
-    for name in RUN_FILES:
+    for name in RUN_FILE_OPTIONS:
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
     try:  # before the mock starts or anything is sent

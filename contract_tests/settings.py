@@ -23,9 +23,23 @@ if TYPE_CHECKING:
     from .report.gate import CoverageGate
 
 __all__ = [
-    "ConfigurationError", "RunFiles", "SuiteSettings", "add_options", "hypothesis_settings",
-    "require_live_keys", "run_files", "settings_from", "target_id",
+    "RUN_FILE_OPTIONS", "ConfigurationError", "RunFiles", "SuiteSettings", "add_options",
+    "hypothesis_settings", "require_live_keys", "run_files", "settings_from", "target_id",
 ]
+
+# The options naming a file that shapes the reports (`run_files` reads them; contract_tests/run.py
+# passes them on), each with its help: the one list of them.
+RUN_FILE_OPTIONS = {
+    "require_coverage": (
+        "fail the run (a coverage gap, status 1) when something FILE lists was never "
+        "exercised (REQUIRE_COVERAGE=FILE; contract_tests/coverage-default.yaml)"),
+    "known": (
+        "known deviations: failures FILE lists are reported as known, not failing "
+        "(KNOWN=FILE)"),
+    "compare": (
+        "compare with a previous run's results.json: new, fixed, still failing, newly "
+        "covered, no longer covered (COMPARE=FILE)"),
+}
 
 # The mock's shipped default configuration (mock_server/default-config.yaml).
 MOCK_WRITER_TOKEN = "api-writer-00000000-0000-0000-0000-000000000000"
@@ -155,21 +169,8 @@ def add_options(parser: Any) -> None:
     group.addoption("--plan", action="store_true",
                     help="print the tests, the estimated requests and the resources the run "
                     "would create, and send nothing (PLAN=1)")
-    group.addoption(
-        "--require-coverage", default=None, metavar="FILE",
-        help="fail the run (a coverage gap, status 1) when something FILE lists was never "
-        "exercised (REQUIRE_COVERAGE=FILE; contract_tests/coverage-default.yaml)",
-    )
-    group.addoption(
-        "--known", default=None, metavar="FILE",
-        help="known deviations: failures FILE lists are reported as known, not failing "
-        "(KNOWN=FILE)",
-    )
-    group.addoption(
-        "--compare", default=None, metavar="FILE",
-        help="compare with a previous run's results.json: new, fixed, still failing, newly "
-        "covered, no longer covered (COMPARE=FILE)",
-    )
+    for name, text in RUN_FILE_OPTIONS.items():
+        group.addoption(f"--{name.replace('_', '-')}", default=None, metavar="FILE", help=text)
     group.addoption(
         "--mock-policy", default=None, metavar="VARIANT",
         help="in-process: build the kit's mock with this tier-3 policy variant "

@@ -74,6 +74,14 @@ def _remove(family: Family, p: Provisioned, slot: Slot) -> dict[str, Any]:
     return {"kind": family.remove.name, **family.address(slot, p, family.remove)}
 
 
+def _schedule_first(suite: Suite, family: Family, p: Provisioned) -> tuple[Slot, int]:
+    """Schedule the first slot a day ahead, for a test on what is scheduled; returns the slot
+    and the time its date counts from."""
+    slot, now = family.slots(p)[0], suite.target.now_ms()
+    _send(suite, family, p, [_add(family, p, slot, now + DAY_MS)])
+    return slot, now
+
+
 def _code(policy: Policy, reference: str) -> str:
     """The error `code` the mock sends under `policy` where the reference sends `reference`."""
     return ALTERNATIVE_CODES[reference] if policy.error_codes == "alternative" else reference
@@ -124,8 +132,7 @@ def _limits(suite: Suite) -> Any:
 def test_add_on_scheduled_target(suite: Suite, fresh: Provisioned, policy: Policy,
                                  operation_id: str) -> None:
     family, p = FAMILIES[operation_id], fresh
-    slot, now = family.slots(p)[0], suite.target.now_ms()
-    _send(suite, family, p, [_add(family, p, slot, now + DAY_MS)])
+    slot, now = _schedule_first(suite, family, p)
     _, failed = _send(suite, family, p, [_add(family, p, slot, now + 2 * DAY_MS)])
     replaces = policy.add_on_scheduled == "replace"
     _expect("add-on-scheduled", failed == (set() if replaces else {0}),
@@ -376,8 +383,7 @@ def test_partial_failure(suite: Suite, fresh: Provisioned, policy: Policy) -> No
 def test_version_mismatch(suite: Suite, fresh: Provisioned, policy: Policy,
                           operation_id: str) -> None:
     family, p = FAMILIES[operation_id], fresh
-    slot, now = family.slots(p)[0], suite.target.now_ms()
-    _send(suite, family, p, [_add(family, p, slot, now + DAY_MS)])
+    slot, now = _schedule_first(suite, family, p)
     stale = _update(suite, family, p, slot, now + 2 * DAY_MS)
     stale["version"] = (stale.get("version") or read_schedules(
         suite.api, family, p)[family.key_of(slot)][1]) + 5
@@ -441,6 +447,15 @@ def test_media_type_value_case(suite: Suite, fresh: Provisioned, policy: Policy)
 # -- limits -----------------------------------------------------------------------------------
 
 
+def _expect_refused(suite: Suite, family: Family, p: Provisioned, policy: Policy, response: Any,
+                    limit_policy: str, what: str) -> None:
+    """A PATCH over a limit (`what`): a well-formed 400 with the policy's invalid_request code,
+    and none of it applied (else `limit_policy` is violated)."""
+    check_status("well-formed-or-400", response, 400, what)
+    check_error_body("well-formed-or-400", response, _code(policy, "invalid_request"))
+    _expect(limit_policy, not _dates(suite, family, p), f"a refused PATCH ({what}) applied")
+
+
 @pytest.mark.parametrize("operation_id", FAMILY_IDS)
 def test_instruction_limit(suite: Suite, fresh: Provisioned, policy: Policy,
                            operation_id: str) -> None:
@@ -448,10 +463,8 @@ def test_instruction_limit(suite: Suite, fresh: Provisioned, policy: Policy,
     slot, now = family.slots(p)[0], suite.target.now_ms()
     add = _add(family, p, slot, now + DAY_MS)
     response = patch(suite.api, family, p, [add] * (limit + 1))
-    check_status("well-formed-or-400", response, 400, f"{limit + 1} instructions")
-    check_error_body("well-formed-or-400", response, _code(policy, "invalid_request"))
-    _expect("max-instructions", not _dates(suite, family, p),
-            "a refused over-long patch applied instructions")
+    _expect_refused(suite, family, p, policy, response, "max-instructions",
+                    f"{limit + 1} instructions")
     _, failed = _send(suite, family, p, [add] * limit)
     repeats_fail = policy.add_on_scheduled == "fail"
     _expect("max-instructions", failed == (set(range(1, limit)) if repeats_fail else set()),
@@ -466,9 +479,8 @@ def test_body_size_limit(suite: Suite, fresh: Provisioned, policy: Policy,
     add = _add(family, p, family.slots(p)[0], suite.target.now_ms() + DAY_MS)
     response = call(suite.api, family.operation, **family.path_params(p),
                     body={"instructions": [add], "comment": "x" * limit})
-    check_status("well-formed-or-400", response, 400, f"a body over {limit} bytes")
-    check_error_body("well-formed-or-400", response, _code(policy, "invalid_request"))
-    _expect("max-body-bytes", not _dates(suite, family, p), "a refused body applied")
+    _expect_refused(suite, family, p, policy, response, "max-body-bytes",
+                    f"a body over {limit} bytes")
 
 
 # -- expiry and setup PATCHes ------------------------------------------------------------------

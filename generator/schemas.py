@@ -10,7 +10,7 @@ uses for the document's version, so a problem keeps its full pointer and so its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from generator.bundler import HTTP_METHODS
@@ -127,7 +127,10 @@ def schema_errors(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
     is_30 = str(document.get("openapi", "")).startswith("3.0")
     default = document.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID)
+    passes = _draft4_fast_path() if is_30 else None
     for ptr, schema in iter_schemas(document):
+        if passes is not None and passes(schema):
+            continue
         dialect = schema.get("$schema", default) if isinstance(schema, dict) else default
         validator = OAS30Validator if is_30 else validator_for({"$schema": dialect}, default=None)
         if validator is None:
@@ -137,3 +140,16 @@ def schema_errors(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
             validator.check_schema(schema, format_checker=oas31_format_checker)
         except SchemaError as error:
             yield ptr + pointer(*error.absolute_path)[1:], str(error.message).split("\n", 1)[0]
+
+
+def _draft4_fast_path() -> Callable[[Any], bool]:
+    """Whether jsonschema-rs finds a schema valid against OAS 3.0's meta-schema (draft 4, its
+    one format ``regex`` checked too): ~150x faster than jsonschema's ``check_schema`` over the
+    reference spec's 3,666 schemas (docs/generator.md, Design figures). A schema it rejects is
+    checked again by jsonschema, whose error is the one reported; a pattern that ECMA-262
+    accepts and Python's ``re`` does not is the one case it lets through."""
+    import jsonschema_rs
+    from openapi_schema_validator import OAS30Validator
+
+    return jsonschema_rs.validator_for(OAS30Validator.META_SCHEMA,  # type: ignore[no-any-return]
+                                       validate_formats=True).is_valid

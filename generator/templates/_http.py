@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +27,8 @@ from .operations import MODEL_NAMES, OPERATIONS
 __all__ = ["ApiResponse", "AsyncClientBase", "SyncClientBase", "UnexpectedStatus", "retry_after"]
 
 T = TypeVar("T")
+_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+_Transport = TypeVar("_Transport", httpx.BaseTransport, httpx.AsyncBaseTransport)
 _JITTER = 0.25  # seconds, at most, added to each 429 wait
 _EXCERPT = 200
 
@@ -127,48 +129,69 @@ def retry_after(headers: Mapping[str, str]) -> float:
         return 1.0
 
 
-class _ClientCore:
+class _RequestParts(TypedDict, total=False):
+    """What a generated method passes to ``_call`` besides the operation, each part by name."""
+
+    path: Mapping[str, object] | None
+    query: Mapping[str, object] | None
+    header: Mapping[str, object] | None
+    cookie: Mapping[str, object] | None
+    body: object
+    content_type: str | None
+
+
+class _ClientCore(Generic[_Http, _Transport]):
+    """What the sync and async clients share: their options, the token, building a request,
+    the 429 policy and typed responses; a subclass opens the httpx client and sends."""
+
     def __init__(
-        self, token: str | None, max_retries: int, max_retry_wait: float
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        transport: _Transport | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 30.0,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._token = _Secret(token) if token else None
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
         self._random = random.Random()
+        self._http: _Http = self._open(base_url, transport, timeout, dict(headers or {}))
 
-    def _build(
-        self,
-        http: httpx.Client | httpx.AsyncClient,
-        operation_id: str,
-        path: Mapping[str, object],
-        query: Mapping[str, object],
-        header: Mapping[str, object],
-        cookie: Mapping[str, object],
-        body: object,
-        content_type: str | None,
-    ) -> httpx.Request:
+    def _open(self, base_url: str, transport: _Transport | None, timeout: float,
+              headers: dict[str, str]) -> _Http:
+        """The httpx client the requests go through: the subclass's, sync or async."""
+        raise NotImplementedError
+
+    def _build(self, operation_id: str, parts: _RequestParts) -> httpx.Request:
         operation = OPERATIONS[operation_id]
         url = operation.path
-        for name, value in path.items():
+        for name, value in (parts.get("path") or {}).items():
             url = url.replace("{" + name + "}", quote(_text(value), safe=""))
         params: list[tuple[str, str | int | float | bool | None]] = [
             (name, _text(item))
-            for name, value in query.items()
+            for name, value in (parts.get("query") or {}).items()
             for item in (value if isinstance(value, (list, tuple)) else [value])
             if item is not None
         ]
-        headers = {name: _text(value) for name, value in header.items() if value is not None}
+        headers = {name: _text(value) for name, value in (parts.get("header") or {}).items()
+                   if value is not None}
         if self._token is not None:
             headers["Authorization"] = self._token.value
-        cookies = "; ".join(f"{k}={_text(v)}" for k, v in cookie.items() if v is not None)
+        cookies = "; ".join(f"{k}={_text(v)}" for k, v in (parts.get("cookie") or {}).items()
+                            if v is not None)
         if cookies:
             headers["Cookie"] = cookies
         content: bytes | None = None
+        body, content_type = parts.get("body"), parts.get("content_type")
         if body is not None and content_type is not None:
             headers["Content-Type"] = content_type
             content = _encode(body)
-        return http.build_request(operation.method, url, params=params, headers=headers,
-                                  content=content)
+        return self._http.build_request(operation.method, url, params=params, headers=headers,
+                                        content=content)
 
     def _retry_delay(self, response: httpx.Response, attempt: int, waited: float) -> float | None:
         if response.status_code != 429 or attempt >= self.max_retries:
@@ -191,6 +214,9 @@ class _ClientCore:
         return ApiResponse(operation_id, response.status_code, response.headers,
                            response.content, parsed, operation.success_status, secrets)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
+
 
 def _encode(body: object) -> bytes:
     if isinstance(body, (bytes, bytearray)):
@@ -200,38 +226,18 @@ def _encode(body: object) -> bytes:
     return json.dumps(body, default=to_jsonable_python, separators=(",", ":")).encode()
 
 
-class SyncClientBase(_ClientCore):
+class SyncClientBase(_ClientCore[httpx.Client, httpx.BaseTransport]):
     """Synchronous transport and retry loop under the generated ``Client``."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 3,
-        max_retry_wait: float = 30.0,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(token, max_retries, max_retry_wait)
-        self._http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
-                                  headers=dict(headers or {}))
-        self._sleep: Callable[[float], None] = time.sleep
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
-    def _call(
-        self,
-        operation_id: str,
-        *,
-        path: Mapping[str, object] | None = None,
-        query: Mapping[str, object] | None = None,
-        header: Mapping[str, object] | None = None,
-        cookie: Mapping[str, object] | None = None,
-        body: object = None,
-        content_type: str | None = None,
-    ) -> ApiResponse[Any]:
-        request = self._build(self._http, operation_id, path or {}, query or {}, header or {},
-                              cookie or {}, body, content_type)
+    def _open(self, base_url: str, transport: httpx.BaseTransport | None, timeout: float,
+              headers: dict[str, str]) -> httpx.Client:
+        return httpx.Client(base_url=base_url, transport=transport, timeout=timeout,
+                            headers=headers)
+
+    def _call(self, operation_id: str, **parts: Unpack[_RequestParts]) -> ApiResponse[Any]:
+        request = self._build(operation_id, parts)
         waited = 0.0
         for attempt in itertools.count():
             response = self._http.send(request)
@@ -255,42 +261,19 @@ class SyncClientBase(_ClientCore):
     ) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"
 
-
-class AsyncClientBase(_ClientCore):
+class AsyncClientBase(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """Asynchronous transport and retry loop under the generated ``AsyncClient``."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 3,
-        max_retry_wait: float = 30.0,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(token, max_retries, max_retry_wait)
-        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout,
-                                       headers=dict(headers or {}))
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
-    async def _call(
-        self,
-        operation_id: str,
-        *,
-        path: Mapping[str, object] | None = None,
-        query: Mapping[str, object] | None = None,
-        header: Mapping[str, object] | None = None,
-        cookie: Mapping[str, object] | None = None,
-        body: object = None,
-        content_type: str | None = None,
-    ) -> ApiResponse[Any]:
-        request = self._build(self._http, operation_id, path or {}, query or {}, header or {},
-                              cookie or {}, body, content_type)
+    def _open(self, base_url: str, transport: httpx.AsyncBaseTransport | None, timeout: float,
+              headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout,
+                                 headers=headers)
+
+    async def _call(self, operation_id: str, **parts: Unpack[_RequestParts]) -> ApiResponse[Any]:
+        request = self._build(operation_id, parts)
         waited = 0.0
         for attempt in itertools.count():
             response = await self._http.send(request)
@@ -313,6 +296,3 @@ class AsyncClientBase(_ClientCore):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={str(self._http.base_url)!r})"

@@ -15,10 +15,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 __all__ = [
     "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "Run", "files_containing", "recognisable_token", "run",
-    "synthetic_session",
+    "synthetic_session", "synthetic_session_with_file",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +96,20 @@ def synthetic_session(directory: Path, tests: str, options: str = "",
                 "--junitxml=reports/junit.xml", "test_synthetic.py"], cwd=directory,
                env={"LD_API_TOKEN": "synthetic-token", "LD_PROJECT_KEY": "default",
                     "LD_ENVIRONMENT_KEY": "test", "SYNTHETIC_OPTIONS": options, **(env or {})})
+
+
+def synthetic_session_with_file(tests: str, option: str, name: str, text: str) -> Any:
+    """A module-scoped fixture of (the reports directory, the run) of one synthetic session of
+    `tests` given the file `name`, holding `text`, through the suite option `option` (``--known``,
+    ``--require-coverage``): the tests of one session's reports share the run."""
+
+    @pytest.fixture(scope="module")
+    def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
+        directory = tmp_path_factory.mktemp(Path(name).stem)
+        (directory / name).write_text(text)
+        return directory / "reports", synthetic_session(directory, tests, f"{option} {name}")
+
+    return session
 
 
 def recognisable_token() -> str:

@@ -10,8 +10,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-from suite_helpers import Run, synthetic_session
+from suite_helpers import Run, synthetic_session_with_file
 
 from contract_tests.report import RunData
 from contract_tests.report.coverage import coverage_of
@@ -67,37 +66,25 @@ UNMET = UNMET.replace("statuses: [200]\n    instructions", "statuses: [200, 404]
 UNMET = UNMET.replace("rules: [instruction-counts]", "rules: [instruction-counts, error-indices]")
 
 
-def _gated(tmp_path_factory: pytest.TempPathFactory, gate: str) -> tuple[Path, Run]:
-    directory = tmp_path_factory.mktemp("gated")
-    (directory / "gate.yaml").write_text(gate)
-    return directory, synthetic_session(directory, TESTS, "--require-coverage gate.yaml")
-
-
-@pytest.fixture(scope="module")
-def met(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
-    return _gated(tmp_path_factory, MET)
-
-
-@pytest.fixture(scope="module")
-def unmet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
-    return _gated(tmp_path_factory, UNMET)
+met = synthetic_session_with_file(TESTS, "--require-coverage", "gate.yaml", MET)
+unmet = synthetic_session_with_file(TESTS, "--require-coverage", "gate.yaml", UNMET)
 
 
 def test_a_gate_the_run_meets_passes(met: tuple[Path, Run]) -> None:
-    directory, result = met
+    reports, result = met
     assert result.returncode == 0, result.output
     assert "coverage gaps: 0 (gate.yaml)" in result.output
-    results = json.loads((directory / "reports" / "results.json").read_text())
+    results = json.loads((reports / "results.json").read_text())
     assert results["status"] == "passed"
     assert results["coverage_gate"] == {"file": "gate.yaml", "gaps": []}
-    assert "None: the run exercised everything `gate.yaml` requires." in (
-        directory / "reports" / "conformance.md").read_text()
+    markdown = (reports / "conformance.md").read_text()
+    assert "None: the run exercised everything `gate.yaml` requires." in markdown
 
 
 def test_what_the_gate_lists_and_the_run_never_did_fails_it_as_a_coverage_gap(
     unmet: tuple[Path, Run],
 ) -> None:
-    directory, result = unmet
+    reports, result = unmet
     assert result.returncode == 1, result.output
     assert "1 passed" in result.output  # pytest saw no failure: the gate failed the run
     gaps = [line for line in result.output.splitlines() if line.startswith("COVERAGE GAP ")]
@@ -108,7 +95,6 @@ def test_what_the_gate_lists_and_the_run_never_did_fails_it_as_a_coverage_gap(
         "COVERAGE GAP getSegment: status 200 (required at gate.yaml:10)",
     ]
     assert "contract failures: 0;" in result.output
-    reports = directory / "reports"
     results = json.loads((reports / "results.json").read_text())
     assert results["status"] == "coverage-gap" and results["failures"] == []
     assert [(g["operation"], g["dimension"], g["item"]) for g in
@@ -131,8 +117,8 @@ def test_what_the_gate_lists_and_the_run_never_did_fails_it_as_a_coverage_gap(
 
 
 def test_coverage_counts_what_was_sent_and_checked(met: tuple[Path, Run]) -> None:
-    directory, _ = met
-    results = json.loads((directory / "reports" / "results.json").read_text())
+    reports, _ = met
+    results = json.loads((reports / "results.json").read_text())
     counts = {(c["operation"], c["dimension"], c["item"]): c["count"]
               for c in results["coverage"]}
     patch = "patchExpiringTargets"
@@ -143,7 +129,7 @@ def test_coverage_counts_what_was_sent_and_checked(met: tuple[Path, Run]) -> Non
     assert counts[(patch, "parameter", "Authorization sent")] == 1
     assert counts[(patch, "parameter", "Authorization not sent")] == 0
     assert counts[(patch, "field", "comment not sent")] == 1
-    markdown = (directory / "reports" / "conformance.md").read_text()
+    markdown = (reports / "conformance.md").read_text()
     assert "| status codes | `409` | **never** |" in markdown  # documented, never reached
 
 

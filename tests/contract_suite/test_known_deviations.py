@@ -8,8 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
-import pytest
-from suite_helpers import Run, synthetic_session
+from suite_helpers import Run, synthetic_session_with_file
 
 TESTS = textwrap.dedent('''
     import pytest
@@ -62,20 +61,8 @@ known:
 """
 
 
-def _session(tmp_path_factory: pytest.TempPathFactory, known: str) -> tuple[Path, Run]:
-    directory = tmp_path_factory.mktemp("known")
-    (directory / "known.yaml").write_text(known)
-    return directory / "reports", synthetic_session(directory, TESTS, "--known known.yaml")
-
-
-@pytest.fixture(scope="module")
-def all_known(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
-    return _session(tmp_path_factory, ALL_KNOWN)
-
-
-@pytest.fixture(scope="module")
-def expired(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
-    return _session(tmp_path_factory, EXPIRED)
+all_known = synthetic_session_with_file(TESTS, "--known", "known.yaml", ALL_KNOWN)
+expired = synthetic_session_with_file(TESTS, "--known", "known.yaml", EXPIRED)
 
 
 def test_a_run_whose_every_failure_is_known_passes(all_known: tuple[Path, Run]) -> None:

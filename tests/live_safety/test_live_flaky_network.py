@@ -65,7 +65,8 @@ def test_faults_are_retried_or_reported_as_infrastructure(tmp_path: Path) -> Non
         assert scenario.proxy.get(fault, 0) > 0, scenario.proxy
     # and none of them became a contract failure
     assert contract == 0, run.report.read_text()[-6000:]
-    assert all(rules == ["infrastructure"] for rules in failed.values()), failed
+    # a case may fail more than once (tier 1's subtests), each time as infrastructure
+    assert all(rules and set(rules) == {"infrastructure"} for rules in failed.values()), failed
     assert (infra > 0) == (run.returncode == 1)
     assert "retried after" in overview.get("network retries", "")
     # nothing else touched, nothing left, under faults too

@@ -11,71 +11,34 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import official_client as ld
 import pytest
 from proxy_helpers import PROJECT, READER, ROOT, SEMANTIC, WRITER, Processes, ProxyRun, future
 
 from generated.operations import OPERATIONS
 from mock_server.process import MockProcess
 
-launchdarkly_api = pytest.importorskip("launchdarkly_api")
-
-from launchdarkly_api.api.feature_flags_api import FeatureFlagsApi
-from launchdarkly_api.api.segments_api import SegmentsApi
-from launchdarkly_api.api.user_settings_api import UserSettingsApi
-from launchdarkly_api.exceptions import ApiException
-from launchdarkly_api.models import (
-    FeatureFlagBody,
-    PatchFlagsRequest,
-    PatchOperation,
-    PatchSegmentExpiringTargetInputRep,
-    PatchSegmentExpiringTargetInstruction,
-    PatchSegmentInstruction,
-    PatchSegmentRequest,
-    PatchUsersRequest,
-    PatchWithComment,
-    SegmentBody,
-)
-
 E = "test"
 BOGUS = "not-a-token-0000-1111"
 pytestmark = pytest.mark.timeout(120)
 
 
-def _client(base_url: str, token: str) -> Any:
-    configuration = launchdarkly_api.Configuration(host=base_url)
-    configuration.api_key["ApiKey"] = token
-    return launchdarkly_api.ApiClient(configuration)
-
-
 def _segments(api: Any) -> None:
-    segments = SegmentsApi(api)
-    segments.post_segment(PROJECT, E, SegmentBody(key="seg-1", name="Seg"))
-    segments.patch_segment(PROJECT, E, "seg-1", PatchWithComment(patch=[
-        PatchOperation(op="add", path="/included", value=["alice", "bob"]),
-        PatchOperation(op="add", path="/includedContexts",
-                       value=[{"contextKind": "org", "values": ["acme"]}])]))
-    result = segments.patch_expiring_user_targets_for_segment(PROJECT, E, "seg-1",
-        PatchSegmentRequest(instructions=[
-            PatchSegmentInstruction(kind="addExpireUserTargetDate", userKey="alice",
-                                    targetType="included", value=future(1)),
-            PatchSegmentInstruction(kind="addExpireUserTargetDate", userKey="carol",
-                                    targetType="included", value=future(1))]),
-        _content_type=SEMANTIC)
+    segments = ld.SegmentsApi(api)
+    segments.post_segment(PROJECT, E, ld.SegmentBody(key="seg-1", name="Seg"))
+    segments.patch_segment(PROJECT, E, "seg-1", ld.segment_targets())
+    result = segments.patch_expiring_user_targets_for_segment(
+        PROJECT, E, "seg-1", ld.segment_user_expiries(future(1)), _content_type=SEMANTIC)
     assert result.failed_instructions == 1
     segments.get_expiring_targets_for_segment(PROJECT, E, "seg-1")
-    segments.patch_expiring_targets_for_segment(PROJECT, E, "seg-1",
-        PatchSegmentExpiringTargetInputRep(instructions=[
-            PatchSegmentExpiringTargetInstruction(
-                kind="updateExpiringTarget", contextKind="user", contextKey="alice",
-                targetType="included", value=future(2), version=1),
-            PatchSegmentExpiringTargetInstruction(
-                kind="addExpiringTarget", contextKind="org", contextKey="acme",
-                targetType="included", value=future(1))]), _content_type=SEMANTIC)
+    segments.patch_expiring_targets_for_segment(
+        PROJECT, E, "seg-1", ld.segment_context_expiries(future(2), future(1)),
+        _content_type=SEMANTIC)
     segments.get_expiring_targets_for_segment(PROJECT, E, "seg-1")
     segments.get_expiring_user_targets_for_segment(PROJECT, E, "seg-1")
     segments.patch_expiring_targets_for_segment(PROJECT, E, "seg-1",
-        PatchSegmentExpiringTargetInputRep(instructions=[
-            PatchSegmentExpiringTargetInstruction(
+        ld.PatchSegmentExpiringTargetInputRep(instructions=[
+            ld.PatchSegmentExpiringTargetInstruction(
                 kind="removeExpiringTarget", contextKind="org", contextKey="acme",
                 targetType="included")]), _content_type=SEMANTIC)
     segments.get_expiring_targets_for_segment(PROJECT, E, "seg-1")
@@ -84,28 +47,19 @@ def _segments(api: Any) -> None:
 
 
 def _flags(api: Any) -> None:
-    flags, users = FeatureFlagsApi(api), UserSettingsApi(api)
-    created = flags.post_feature_flag(PROJECT, FeatureFlagBody(key="flag-1", name="Flag"))
+    flags, users = ld.FeatureFlagsApi(api), ld.UserSettingsApi(api)
+    created = flags.post_feature_flag(PROJECT, ld.FeatureFlagBody(key="flag-1", name="Flag"))
     on, off = (v.id for v in created.variations)
-    flags.patch_feature_flag(PROJECT, "flag-1", PatchWithComment(patch=[
-        PatchOperation(op="add", path="/environments/test/targets",
-                       value=[{"variation": 0, "values": ["alice"]}]),
-        PatchOperation(op="add", path="/environments/test/contextTargets",
-                       value=[{"variation": 1, "contextKind": "org", "values": ["acme"]}])]))
+    flags.patch_feature_flag(PROJECT, "flag-1", ld.flag_targets())
     flags.get_feature_flag(PROJECT, "flag-1")
-    flags.patch_expiring_user_targets(PROJECT, E, "flag-1", PatchFlagsRequest(instructions=[
-        {"kind": "addExpireUserTargetDate", "userKey": "alice", "variationId": on,
-         "value": future(1)},
-        {"kind": "addExpireUserTargetDate", "userKey": "alice", "variationId": off,
-         "value": future(1)}]), _content_type=SEMANTIC)
-    flags.patch_expiring_targets(PROJECT, E, "flag-1", PatchFlagsRequest(instructions=[
-        {"kind": "addExpiringTarget", "contextKind": "org", "contextKey": "acme",
-         "variationId": off, "value": future(1)}]), _content_type=SEMANTIC)
+    flags.patch_expiring_user_targets(
+        PROJECT, E, "flag-1", ld.flag_user_expiries(on, off, future(1)), _content_type=SEMANTIC)
+    flags.patch_expiring_targets(
+        PROJECT, E, "flag-1", ld.flag_context_expiry(off, future(1)), _content_type=SEMANTIC)
     flags.get_expiring_context_targets(PROJECT, E, "flag-1")
     flags.get_expiring_user_targets(PROJECT, E, "flag-1")
-    users.patch_expiring_flags_for_user(PROJECT, "alice", E, PatchUsersRequest(instructions=[
-        {"kind": "updateExpireUserTargetDate", "flagKey": "flag-1", "variationId": on,
-         "value": future(3), "version": 1}]), _content_type=SEMANTIC)
+    users.patch_expiring_flags_for_user(
+        PROJECT, "alice", E, ld.user_flag_expiry("flag-1", on, future(3)), _content_type=SEMANTIC)
     users.get_expiring_flags_for_user(PROJECT, "alice", E)
     flags.get_expiring_context_targets(PROJECT, E, "flag-1")
     flags.delete_feature_flag(PROJECT, "flag-1")
@@ -113,22 +67,22 @@ def _flags(api: Any) -> None:
 
 def _errors(base_url: str) -> None:
     """Refusals: a read-only write, an unknown token, plain JSON on a semantic patch, 404."""
-    with _client(base_url, READER) as reader, pytest.raises(ApiException) as caught:
-        SegmentsApi(reader).post_segment(PROJECT, E, SegmentBody(key="x", name="x"))
+    with ld.api_client(base_url, READER) as reader, pytest.raises(ld.ApiException) as caught:
+        ld.SegmentsApi(reader).post_segment(PROJECT, E, ld.SegmentBody(key="x", name="x"))
     assert caught.value.status == 403
-    with _client(base_url, BOGUS) as stranger, pytest.raises(ApiException) as caught:
-        SegmentsApi(stranger).get_segment(PROJECT, E, "x")
+    with ld.api_client(base_url, BOGUS) as stranger, pytest.raises(ld.ApiException) as caught:
+        ld.SegmentsApi(stranger).get_segment(PROJECT, E, "x")
     assert caught.value.status == 401
-    with _client(base_url, WRITER) as writer:
-        SegmentsApi(writer).post_segment(PROJECT, E, SegmentBody(key="seg-2", name="x"))
-        with pytest.raises(ApiException) as caught:
-            SegmentsApi(writer).patch_expiring_targets_for_segment(
-                PROJECT, E, "seg-2", PatchSegmentExpiringTargetInputRep(instructions=[]))
+    with ld.api_client(base_url, WRITER) as writer:
+        ld.SegmentsApi(writer).post_segment(PROJECT, E, ld.SegmentBody(key="seg-2", name="x"))
+        with pytest.raises(ld.ApiException) as caught:
+            ld.SegmentsApi(writer).patch_expiring_targets_for_segment(
+                PROJECT, E, "seg-2", ld.PatchSegmentExpiringTargetInputRep(instructions=[]))
         assert caught.value.status == 400
-        with pytest.raises(ApiException) as caught:
-            SegmentsApi(writer).get_expiring_targets_for_segment(PROJECT, E, "no-such-segment")
+        with pytest.raises(ld.ApiException) as caught:
+            ld.SegmentsApi(writer).get_expiring_targets_for_segment(PROJECT, E, "no-such-segment")
         assert caught.value.status == 404
-        SegmentsApi(writer).delete_segment(PROJECT, E, "seg-2")
+        ld.SegmentsApi(writer).delete_segment(PROJECT, E, "seg-2")
 
 
 @pytest.mark.filterwarnings("ignore:.*is deprecated:DeprecationWarning")
@@ -137,7 +91,7 @@ def test_official_client_through_the_proxy_shows_no_violation(
     mock = mock_factory("recorded")
     har = tmp_path / "traffic.har"
     proxy = ProxyRun(processes, mock.base_url, "--har", str(har)).ready()
-    with _client(proxy.url, WRITER) as api:
+    with ld.api_client(proxy.url, WRITER) as api:
         _segments(api)
         _flags(api)
     _errors(proxy.url)
