@@ -7,7 +7,7 @@ DB ?= mock-server.sqlite3
 CONFIG ?=
 
 .PHONY: install generate check-generated test serve contract bench-generate bench-serve \
-	bench-serve-pg lint proxy replay compare bench-proxy bench-workers
+	bench-serve-pg bench-serve-ab lint proxy replay compare bench-proxy bench-workers
 
 install: $(VENV)/.installed
 
@@ -83,6 +83,13 @@ bench-serve: install bench/node_modules/.installed
 # PG_URL=postgresql://... to use a server of yours, else a throwaway one (needs PostgreSQL).
 bench-serve-pg: install
 	$(PY) bench/bench_serve_pg.py $(if $(PG_URL),--pg-url '$(PG_URL)')
+
+# Before and after a change to the mock: BEFORE=a checkout of the older code (e.g. `git worktree
+# add /tmp/before REV`), its mock and this one under the same wrk load, taking turns
+# (bench/bench_serve_ab.py).
+bench-serve-ab: install
+	$(if $(BEFORE),,$(error BEFORE=path/to/another/checkout is required))
+	$(PY) bench/bench_serve_ab.py --before '$(BEFORE)'
 
 # The suite on one process and on two pytest-xdist workers, in-process and against the mock
 # process, same seed (bench/bench_workers.py; writes bench/results/workers.json).

@@ -111,10 +111,10 @@ class Processes:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    def start(self, argv: list[str], log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
         with open(log, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
         self.procs.append(proc)
         return proc
 
