@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import shutil
 import tempfile
@@ -64,8 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in TIER_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
-        suite_settings = dataclasses.replace(settings_from(config.option),
-                                             workers=worker_count(config))
+        suite_settings = settings_from(config.option, workers=worker_count(config))
     except ConfigurationError as exc:
         # no run: an earlier run's reports would look like this one's
         discard_reports(Path(config.option.reports_dir))

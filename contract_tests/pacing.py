@@ -64,7 +64,6 @@ class Pacer:
     _windows: dict[int, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-
     @property
     def share(self) -> int | None:
         """The requests this pacer may send: the budget, or a worker's share of it."""

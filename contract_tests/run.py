@@ -23,7 +23,6 @@ reports). Exits with pytest's status (4: the target cannot be tested as configur
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import random
 import re
@@ -136,7 +135,7 @@ def _distribution(workers: int, kit_mock: bool) -> list[str]:
     Against the kit's mock process, tier 3's tests that set the shared clock all go to one
     worker (their ``xdist_group``), so no two of them move it at once; elsewhere an idle
     worker takes tests queued for another (``worksteal``: xdist's ``load`` left one of two
-    workers idle for most of an in-process run, 31 s against 22 s)."""
+    workers idle for most of an in-process run; docs/contract-suite.md, "Workers")."""
     if workers <= 1:
         return []
     return ["-n", str(workers), "--dist", "loadgroup" if kit_mock else "worksteal"]
@@ -282,8 +281,7 @@ def _against(base_url: str, kit_mock: bool, args: argparse.Namespace,
     command = _pytest_command(base_url, kit_mock, args, extra)
     secrets: tuple[str, ...] = ()
     try:
-        settings = dataclasses.replace(settings_from(suite_options(command)),
-                                       workers=args.workers)
+        settings = settings_from(suite_options(command), workers=args.workers)
         secrets = settings.secrets
         if settings.probe and not settings.plan_only:
             spent = preflight.check(settings)

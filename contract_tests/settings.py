@@ -183,9 +183,10 @@ def add_options(parser: Any) -> None:
     )
 
 
-def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.environ) -> (
-    SuiteSettings
-):
+def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.environ,
+                  workers: int = 1) -> SuiteSettings:
+    """The run's settings from its pytest options and environment; `workers`: the
+    pytest-xdist workers it is spread over."""
     base_url = options.base_url or environ.get("LD_BASE_URL") or None
     kit_mock = bool(options.kit_mock) or base_url is None
     if base_url is not None and options.app:
@@ -233,6 +234,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         operations=_listed(options, "ops", _operation_ids(), "OPS"),
         plan_only=bool(getattr(options, "plan", False)),
         files=files,
+        workers=workers,
     )
 
 

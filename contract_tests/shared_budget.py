@@ -3,8 +3,9 @@ worker's pacer updates under an exclusive lock before each request it sends.
 
 A static share (each worker may send budget / N) holds without any channel, but a worker whose
 tests happen to send more stops early while the others leave theirs unspent (measured in
-docs/contract-suite.md, "Workers"). The file lets every local worker draw on the whole budget; each also keeps in it the requests its own cleanup still needs, so that the sum
-of what was sent and of every worker's reserve never passes the budget. Workers on other hosts
+docs/contract-suite.md, "Workers"). The file lets every local worker draw on the whole
+budget; each also keeps in it the requests its own cleanup still needs, so that the sum of what
+was sent and of every worker's reserve never passes the budget. Workers on other hosts
 (``--tx ssh=...``) cannot see the file; they get the static share (pacing.py).
 """
 
