@@ -228,6 +228,28 @@ def lua_script(path: Path, body: str) -> None:
     )
 
 
+def unlimited_config(path: Path) -> Path:
+    """The shipped mock configuration without its rate limit (a load test sends far more than
+    600 requests in 10 s), written to `path`."""
+    import yaml
+
+    from mock_server.config import DEFAULT_CONFIG_PATH
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    raw["rate_limit"] = {"requests_per_10s": None}
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def patch_script(path: Path, expires: int) -> str:
+    """The wrk script of the 10-instruction PATCH (10 ``updateExpiringTarget`` on the contexts
+    provision_wrk_segment schedules, a day past `expires`) in `path`; returns the body."""
+    body = json.dumps(instructions("updateExpiringTarget", [f"ctx-{i}" for i in range(10)],
+                                   expires + DAY_MS), separators=(",", ":"))
+    lua_script(path, body)
+    return body
+
+
 def run_wrk(wrk: str, url: str, script: Path, threads: int, connections: int,
             duration_s: int) -> dict[str, Any]:
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
@@ -469,14 +491,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict[str, Any]:
     db = tmp / "mock.sqlite3"
-    config = tmp / "config.yaml"
-    import yaml
-
-    from mock_server.config import DEFAULT_CONFIG_PATH
-
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
-    raw["rate_limit"] = {"requests_per_10s": None}
-    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = unlimited_config(tmp / "config.yaml")
 
     load_before = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews it
     expires = int(time.time() * 1000) + 30 * DAY_MS  # far enough ahead for the whole run
@@ -498,10 +513,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
     client = Client(ours_port)
     provision_wrk_segment(client, "wrk", 10, expires)
 
-    body = json.dumps(instructions("updateExpiringTarget", [f"ctx-{i}" for i in range(10)],
-                                   expires + DAY_MS), separators=(",", ":"))
     script = tmp / "patch.lua"
-    lua_script(script, body)
+    body = patch_script(script, expires)
     path = expiring_path("wrk")
     status, data, _ = client.call("PATCH", path, json.loads(body), SEMANTIC)
     sample = json.loads(data)

@@ -13,7 +13,6 @@ the throughput and of the per-round ratio (after / before). Reports, does not as
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -21,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from bench_serve import (
     DAY_MS,
     PY,
@@ -30,10 +28,10 @@ from bench_serve import (
     Processes,
     expiring_path,
     free_port,
-    instructions,
-    lua_script,
+    patch_script,
     provision_wrk_segment,
     run_wrk,
+    unlimited_config,
     wait_ready,
 )
 
@@ -62,10 +60,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-serve-ab-") as name:
             tmp = Path(name)
-            config = tmp / "config.yaml"
-            raw = yaml.safe_load((ROOT / "mock_server" / "default-config.yaml").read_text())
-            raw["rate_limit"] = {"requests_per_10s": None}
-            config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+            config = unlimited_config(tmp / "config.yaml")
             ports = {side: _mock(procs, checkout, tmp, side, config)
                      for side, checkout in (("before", args.before.resolve()), ("after", ROOT))}
             expires = int(time.time() * 1000) + 30 * DAY_MS
@@ -73,10 +68,8 @@ def main() -> int:
                 client = Client(port)
                 provision_wrk_segment(client, "wrk", 10, expires)
                 client.close()
-            body = json.dumps(instructions("updateExpiringTarget", [f"ctx-{i}" for i in range(10)],
-                                           expires + DAY_MS), separators=(",", ":"))
             script = tmp / "patch.lua"
-            lua_script(script, body)
+            patch_script(script, expires)
             urls = {side: f"http://127.0.0.1:{port}{expiring_path('wrk')}"
                     for side, port in ports.items()}
             for url in urls.values():

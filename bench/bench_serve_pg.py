@@ -41,7 +41,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
 from bench_serve import (
     DAY_MS,
     HOST,
@@ -53,12 +52,12 @@ from bench_serve import (
     bulk_segment,
     expiring_path,
     free_port,
-    instructions,
-    lua_script,
     measure_get,
+    patch_script,
     provision_wrk_segment,
     run_wrk,
     tail,
+    unlimited_config,
     wait_ready,
 )
 
@@ -158,12 +157,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str,
         pg_url: str) -> dict[str, Any]:
-    from mock_server.config import DEFAULT_CONFIG_PATH
-
-    config = tmp / "config.yaml"
-    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
-    raw["rate_limit"] = {"requests_per_10s": None}
-    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = unlimited_config(tmp / "config.yaml")
     load_before = [round(x, 2) for x in os.getloadavg()]
     expires = int(time.time() * 1000) + 30 * DAY_MS
     sqlite_db = str(tmp / "mock.sqlite3")
@@ -176,10 +170,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str,
     for name, segments in (("sqlite", ["wrk"]), ("postgres", ["wrk", "wrk-b"])):
         for segment in segments:
             provision_wrk_segment(clients[name], segment, 10, expires)
-    body = json.dumps(instructions("updateExpiringTarget", [f"ctx-{i}" for i in range(10)],
-                                   expires + DAY_MS), separators=(",", ":"))
     script = tmp / "patch.lua"
-    lua_script(script, body)
+    body = patch_script(script, expires)
     status, data, _ = clients["postgres"].call("PATCH", expiring_path("wrk"), json.loads(body),
                                                SEMANTIC)
     if status != 200 or json.loads(data)["successfulInstructions"] != 10:
