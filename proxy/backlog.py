@@ -1,7 +1,7 @@
 """Judging off the request path: the exchanges whose answers have gone out wait in a FIFO and
 are judged by the event loop while no request is in flight, one per loop turn.
 
-Why: the checks are CPU-bound (~0.5 ms per 10-instruction PATCH, more for a large listing) and
+Why: the checks are CPU-bound (docs/proxy.md, Design figures; more for a large listing) and
 the proxy has one event loop; judged as each answer went out, they held up the requests that
 arrived meanwhile, and on a busy machine they took CPU from the upstream while it was answering
 the next request. Judged between requests, they cost the traffic nothing but the CPU they take
