@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from ..errors import conflict
 from ..representations import schedule_item_json
+from .checkpointer import BACKSTOP_PAGES, WalCheckpointer
 from .context_cache import ContextCache
 from .protocol import StoreOpenError
 from .records import FlagEnvRecord, FlagRecord, Resource, Schedule, SegmentRecord, TargetRow
@@ -476,6 +477,7 @@ class SqliteStore:
         self._shared_lock = threading.RLock()  # only for :memory:
         self._shared: sqlite3.Connection | None = None
         self._caches: dict[int, ContextCache] = {}  # id(connection) -> its cache
+        self._checkpointer: WalCheckpointer | None = None
         try:
             with self._shared_lock if self._memory else nullcontext():
                 conn = self._conn()
@@ -484,6 +486,8 @@ class SqliteStore:
         except sqlite3.Error as exc:
             self.close()
             raise StoreOpenError(f"cannot open the SQLite database {path!r}: {exc}") from None
+        if not self._memory:
+            self._checkpointer = WalCheckpointer(path)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -496,6 +500,7 @@ class SqliteStore:
         if not self._memory:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")  # checkpointer.py
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages per connection
         with self._all_lock:
             self._all.append(conn)
@@ -548,6 +553,8 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if write and self._checkpointer is not None:
+                self._checkpointer.written()
             return result
         except sqlite3.OperationalError as exc:
             if cache is not None:
@@ -561,6 +568,9 @@ class SqliteStore:
             raise
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with self._all_lock:
             conns, self._all = self._all, []
             self._caches.clear()
