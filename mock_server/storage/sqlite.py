@@ -7,8 +7,9 @@ timeout gets a 409 ``conflict``. ``:memory:`` uses one connection guarded by
 a lock (an in-memory database cannot be shared between connections).
 
 What only SQLite does stays here: the write connection's context cache, kept fresh with
-``PRAGMA data_version`` (context_cache.py), listings joined with ``group_concat``, and the
-busy timeout turned into 409.
+``PRAGMA data_version`` (context_cache.py), listings joined with ``group_concat``, the
+busy timeout turned into 409, and a file's log checkpointed by a thread of its own
+(checkpointer.py), not inside a request's commit.
 """
 
 from __future__ import annotations
