@@ -26,8 +26,10 @@ check-generated: install
 test: install check-generated
 	$(PY) -m pytest -q
 
+# ruff and mypy over the project's own code (tests/test_static_checks.py runs the same in CI)
 lint: install
 	$(VENV)/bin/ruff check generator mock_server contract_tests proxy fidelity tests
+	$(PY) -m mypy generator mock_server contract_tests proxy fidelity
 
 # The contract suite (docs/contract-suite.md). Without BASE_URL: against the kit's mock, started
 # as a real process on a free loopback port and stopped afterwards, every tier. With

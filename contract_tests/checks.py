@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generated.operations import RULES
+from generated.operations import RULES, RuleId
 
 from .families import ScheduleKey
 
@@ -51,7 +51,7 @@ def listen(listener: Callable[[str], None] | None) -> None:
     _listener = listener
 
 
-def checked(rule: str) -> None:
+def checked(rule: RuleId) -> None:
     """A check of `rule` is being made (it may hold or not): what coverage counts as the rule
     exercised. Checks that are not functions here call it where they make theirs."""
     if _listener is not None:
@@ -61,9 +61,9 @@ def checked(rule: str) -> None:
 class ContractViolation(AssertionError):
     """A server broke a documented rule; `rule` is its id in the generated metadata."""
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: RuleId, message: str) -> None:
         assert rule in RULES, f"unknown rule {rule!r}"
-        self.rule = rule
+        self.rule: str = rule  # a PolicyViolation's is "policy:<id>"
         self.tier = RULES[rule].tier
         super().__init__(f"[{rule}] {message}")
 
@@ -98,13 +98,13 @@ def reasons_of(expectations: Iterable[Expectation]) -> dict[int, str]:
     return {e.index: e.reason for e in expectations if not e.must_succeed and e.reason}
 
 
-def check_status(rule: str, response: Any, expected: int, what: str) -> None:
+def check_status(rule: RuleId, response: Any, expected: int, what: str) -> None:
     """The answer's status is what `rule` says it must be."""
     checked(rule)
     require_status(rule, response, expected, what)
 
 
-def require_status(rule: str, response: Any, expected: int, what: str) -> None:
+def require_status(rule: RuleId, response: Any, expected: int, what: str) -> None:
     """A status the checks need in order to go on (a GET that reads the state); a wrong one is
     reported under `rule`, but does not count as a check of it."""
     if response.status_code != expected:
@@ -114,7 +114,7 @@ def require_status(rule: str, response: Any, expected: int, what: str) -> None:
         )
 
 
-def check_error_body(rule: str, response: Any, code: str | None = None) -> str:
+def check_error_body(rule: RuleId, response: Any, code: str | None = None) -> str:
     """Errors carry {code, message}, both strings (the seeds' error schemas); with `code`, that
     code (the kit's mock: tier 3; the documents give codes only as examples). Returns the code."""
     checked(rule)
@@ -205,7 +205,7 @@ def check_error_indices(body: Mapping[str, Any], sent: int) -> set[int]:
 
 
 def check_expected_outcomes(
-    expectations: Sequence[Expectation], failed: set[int], rule_of: Mapping[int, str]
+    expectations: Sequence[Expectation], failed: set[int], rule_of: Mapping[int, RuleId]
 ) -> None:
     """Instructions the rules say must fail are in `errors`; those that must succeed are not."""
     for expectation in expectations:
@@ -223,7 +223,7 @@ def check_expected_outcomes(
             )
 
 
-def _rule_of(expectation: Expectation, rule_of: Mapping[int, str]) -> str:
+def _rule_of(expectation: Expectation, rule_of: Mapping[int, RuleId]) -> RuleId:
     """The rule an instruction's documented fate belongs to."""
     if expectation.must_succeed:
         return "successful-take-effect"
@@ -259,9 +259,8 @@ def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expe
     actual = _dates(after)
     for key in sorted(set(expected) | set(actual)):
         if expected.get(key) != actual.get(key):
-            rule = "successful-take-effect"
             raise ContractViolation(
-                rule, f"schedule {key}: GET shows {actual.get(key)!r}, expected "
+                "successful-take-effect", f"schedule {key}: GET shows {actual.get(key)!r}, expected "
                 f"{expected.get(key)!r} after the instructions' effects"
             )
     for key, old in bumps.items():
@@ -276,7 +275,7 @@ PARTIAL, ATOMIC = "the other instructions took effect", "none took effect (atomi
 
 
 def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
-                          rule_of: Mapping[int, str], before: Schedules,
+                          rule_of: Mapping[int, RuleId], before: Schedules,
                           after: Schedules) -> str | None:
     """A 200 answer to a request whose instructions have documented fates; which of the two
     readings the server follows (None: the request cannot tell them apart). The seeds: a well-formed request whose instructions partly fail

@@ -77,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # a pytest-xdist worker takes the seed the controller chose: one seed repeats the run
     seed = worker_input(config).get(WORKER_SEED, config.getoption("hypothesis_seed", None))
     chosen = int(seed) if seed is not None else random.SystemRandom().randrange(2**32)
-    hypothesis.core.global_force_seed = chosen
+    hypothesis.core.global_force_seed = chosen  # type: ignore[assignment]  # typed as None
     config.stash[SEED] = chosen
     config.pluginmanager.register(
         ConformanceReport(suite_settings, config.stash[RECORDER], chosen,

@@ -31,7 +31,7 @@ def _items(response: Any, what: str) -> list[dict[str, Any]]:
 
 
 def _schedules(items: list[dict[str, Any]], what: str) -> Schedules:
-    found: dict[ScheduleKey, tuple[int, int]] = {}
+    found: dict[ScheduleKey, tuple[Any, Any]] = {}  # as the answer has them (tier 1 checks)
     variations: dict[tuple[str, str], str] = {}
     checked("views-agree")
     if any("variationId" in item for item in items):
@@ -98,9 +98,9 @@ def read_targeted(client: Client, family: Family, p: Provisioned) -> set[Schedul
                 keys |= {(target.get("contextKind", "user"), k, target_type)
                          for k in target.get("values", [])}
         return keys
-    response = client.get_feature_flag(project_key=p.project, feature_flag_key=p.flag_key)
-    require_status("remove-keeps-target", response, 200, "GET getFeatureFlag")
-    flag = response.json()
+    flag_response = client.get_feature_flag(project_key=p.project, feature_flag_key=p.flag_key)
+    require_status("remove-keeps-target", flag_response, 200, "GET getFeatureFlag")
+    flag = flag_response.json()
     variations = [v.get("_id") for v in flag.get("variations", [])]
     config = flag.get("environments", {}).get(p.environment, {})
     keys = set()

@@ -24,6 +24,8 @@ from urllib.parse import unquote
 
 from hypothesis import strategies as st
 
+from generated.operations import RuleId
+
 from .checks import Expectation, Schedules
 from .families import FAMILIES, Family, ScheduleKey
 from .provisioning import Provisioned, Slot
@@ -56,15 +58,17 @@ class Version:
 class Plan:
     instructions: list[dict[str, Any]] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
-    failure_rules: dict[int, str] = field(default_factory=dict)  # index -> rule it exercises
+    failure_rules: dict[int, RuleId] = field(default_factory=dict)  # index -> rule it exercises
     updated: dict[int, ScheduleKey] = field(default_factory=dict)  # successful updates
     body_extras: dict[str, Any] = field(default_factory=dict)  # `comment`, unknown properties
 
-    def add(self, instruction: dict[str, Any], expectation: Expectation, rule: str) -> None:
+    def add(self, instruction: dict[str, Any], expectation: Expectation,
+            rule: RuleId | None) -> None:
+        """``rule``: the one a failing instruction exercises (None for one that succeeds)."""
         index = len(self.instructions)
         self.instructions.append(instruction)
         self.expectations.append(replace(expectation, index=index))
-        if not expectation.must_succeed:
+        if not expectation.must_succeed and rule is not None:
             self.failure_rules[index] = rule
         elif expectation.version_bump_from is not None and expectation.key is not None:
             self.updated[index] = expectation.key
@@ -147,7 +151,7 @@ def _fields(family: Family, p: Provisioned, slot: Slot, kind_name: str) -> dict[
 def _slot_instruction(
     draw: st.DrawFn, family: Family, p: Provisioned, slot: Slot, scheduled: frozenset[ScheduleKey],
     now_ms: int,
-) -> tuple[dict[str, Any], Expectation, str]:
+) -> tuple[dict[str, Any], Expectation, RuleId | None]:
     key = family.key_of(slot)
     date = draw(future_dates(now_ms))
     if key not in scheduled:
@@ -162,22 +166,22 @@ def _slot_instruction(
     of_segment = family.update.version_of == "segment"
     if action == "add":
         return ({**_fields(family, p, slot, "add"), "value": date},
-                Expectation(0, True, "add for a targeted context", key, date), "")
+                Expectation(0, True, "add for a targeted context", key, date), None)
     if action == "add-without-value":
         return (_fields(family, p, slot, "add"),
                 Expectation(0, False, "add without value", reason="missing-field"),
                 "instruction-counts")
     if action == "remove":
         return (_fields(family, p, slot, "remove"),
-                Expectation(0, True, "remove of a scheduled context", key, None), "")
+                Expectation(0, True, "remove of a scheduled context", key, None), None)
     instruction = {**_fields(family, p, slot, "update"), "value": date}
     # version_bump_from=0 marks a successful update; `Plan.resolve` fills in the real number.
     if action == "update":
         instruction["version"] = Version(key, of_segment)
         return (instruction, Expectation(0, True, "update with the current version", key, date,
-                                         0), "")
+                                         0), None)
     if action == "update-unversioned":
-        return (instruction, Expectation(0, True, "update without version", key, date, 0), "")
+        return (instruction, Expectation(0, True, "update without version", key, date, 0), None)
     if action == "update-without-version":
         return (instruction, Expectation(0, False, "update without the version it needs",
                                          reason="missing-field"),
@@ -191,7 +195,7 @@ def _slot_instruction(
 
 
 # candidate addresses, why they fail, the rule, the documented reason (reasons.py)
-Misaddressing = tuple[list[Slot], str, str, str]
+Misaddressing = tuple[list[Slot], str, RuleId, str]  # slots, why, rule, reason
 
 # Keys a server matching keys loosely takes for a targeted one (case-insensitive collations,
 # trimming, Unicode normalisation, decoding twice, prefix matches).
@@ -269,10 +273,10 @@ def _misaddressings(family: Family, p: Provisioned) -> list[Misaddressing]:
 
 
 def _failing_adds(family: Family, p: Provisioned, changes: list[Misaddressing],
-                  now_ms: int) -> st.SearchStrategy[tuple[dict[str, Any], Expectation, str]]:
+                  now_ms: int) -> st.SearchStrategy[tuple[dict[str, Any], Expectation, RuleId | None]]:
     """An add for one of the misaddressed slots: it must fail, and change nothing."""
     @st.composite
-    def add(draw: st.DrawFn) -> tuple[dict[str, Any], Expectation, str]:
+    def add(draw: st.DrawFn) -> tuple[dict[str, Any], Expectation, RuleId | None]:
         candidates, why, rule, reason = draw(st.sampled_from(changes))
         target = draw(st.sampled_from(candidates))
         return ({**_fields(family, p, target, "add"), "value": draw(future_dates(now_ms))},
@@ -318,7 +322,7 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
 
 @functools.cache
 def _failing(operation_id: str, p: Provisioned,
-             now_ms: int) -> list[st.SearchStrategy[list[tuple[dict[str, Any], Expectation, str]]]]:
+             now_ms: int) -> list[st.SearchStrategy[list[tuple[dict[str, Any], Expectation, RuleId | None]]]]:
     """The lists of instructions that must fail which a plan adds: near misses of targeted
     keys (where the operation names a key), and the others. Built once per operation,
     resources and clock: building them costs more than drawing from them."""

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from generated.client import Client
-from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, Operation
+from generated.operations import OPERATIONS, SEMANTIC_PATCH_MEDIA_TYPE, Operation, RuleId
 
 from .actions import reset_schedules
 from .checks import (
@@ -149,14 +149,14 @@ def _snapshot(api: Client, request: Call) -> list[tuple[str, int, Any]]:
     return seen
 
 
-def _check_unchanged(rule: str, before: Any, after: Any, what: str) -> None:
+def _check_unchanged(rule: RuleId, before: Any, after: Any, what: str) -> None:
     checked(rule)
     if before != after:
         changed = [b[0] for b, a in zip(before, after, strict=True) if b != a]
         raise ContractViolation(rule, f"{what} changed what {', '.join(changed)} shows")
 
 
-def _error_body(suite: Suite, rule: str, response: Any, example: str) -> None:
+def _error_body(suite: Suite, rule: RuleId, response: Any, example: str) -> None:
     """An error answer is {code, message} (the seeds' error schemas require both). Which `code`
     is open: the reference spec shows each only as an `example`, so another string passes, and
     the report shows which the server sent."""

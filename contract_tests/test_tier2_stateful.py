@@ -29,6 +29,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from generated.operations import RuleId
+
 from .actions import context_family, reset_schedules
 from .checks import (
     ContractViolation,
@@ -83,7 +85,7 @@ class ExpiringTargets(RuleBasedStateMachine):
         # The model: what the rules say the server holds. A new schedule's first _version is
         # not documented, so it is None until the invariant reads it; then updates add one.
         self.model: dict[tuple[str, ScheduleKey], tuple[int, int | None]] = {}
-        self.rule_of_step = "successful-take-effect"  # what a state mismatch would break
+        self.rule_of_step: RuleId = "successful-take-effect"  # what a state mismatch breaks
         self.users_to_check: set[str] = set()
         self.flag_users = sorted({s.context_key for s in p.user_slots(p.flag_slots)})
 
@@ -94,7 +96,7 @@ class ExpiringTargets(RuleBasedStateMachine):
         return resource, OWNERS[resource].key_of(slot)
 
     def _send(self, data: st.DataObject, family: Family, slot: Slot,
-              instruction: dict[str, Any], expectation: Expectation, rule_if_wrong: str) -> None:
+              instruction: dict[str, Any], expectation: Expectation, rule_if_wrong: RuleId) -> None:
         """Send one instruction, with what else its request may carry (a `comment`, unknown
         properties), and check its documented fate."""
         params = family.path_params(self.p)
@@ -157,8 +159,9 @@ class ExpiringTargets(RuleBasedStateMachine):
         elif how == "stale":
             instruction["version"] = current + data.draw(stale_offsets(), label="off by")
         succeeds = how in ("current", "unversioned")
-        rule_if_wrong = {"stale": "version-mismatch-fails", "missing": "instruction-counts"}.get(
-            how, "successful-take-effect")
+        wrong: dict[str, RuleId] = {"stale": "version-mismatch-fails",
+                                    "missing": "instruction-counts"}
+        rule_if_wrong = wrong.get(how, "successful-take-effect")
         reason = {"stale": "version-mismatch", "missing": "missing-field"}.get(how)
         self._send(data, family, slot, instruction,
                    Expectation(0, succeeds, f"update with {how} version", reason=reason),

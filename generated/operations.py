@@ -32,7 +32,7 @@ SEMANTIC_PATCH_MEDIA_TYPE = "application/json; domain-model=launchdarkly.semanti
 class Rule:
     """A behavioural rule (root ``x-rules``); every contract check belongs to one."""
 
-    id: str
+    id: RuleId
     tier: int
     summary: str
 
@@ -100,7 +100,7 @@ class Operation:
     response_schemas: Mapping[int, str | None]
     instructions: Mapping[str, InstructionKind]
     state_operation: str | None  # operationId of the GET that shows what the instructions change
-    rules: tuple[str, ...]
+    rules: tuple[RuleId, ...]
 
 
 RULES: Mapping[str, Rule] = MappingProxyType({

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import jsonpatch
@@ -49,8 +50,7 @@ class _StrictTest(jsonpatch.TestOperation):
 
 
 class _Patch(jsonpatch.JsonPatch):
-    operations = jsonpatch.MappingProxyType({**jsonpatch.JsonPatch.operations,
-                                             "test": _StrictTest})
+    operations = MappingProxyType({**jsonpatch.JsonPatch.operations, "test": _StrictTest})
 
 
 def _parts(path: str) -> list[str]:

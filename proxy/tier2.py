@@ -23,7 +23,7 @@ from contract_tests.checks import (
     check_error_body,
     check_error_indices,
 )
-from generated.operations import SEMANTIC_PATCH_MEDIA_TYPE, Operation
+from generated.operations import SEMANTIC_PATCH_MEDIA_TYPE, Operation, RuleId
 
 from . import schemas
 from .exchange import NOT_JSON, Exchange
@@ -98,9 +98,9 @@ def _malformed(exchange: Exchange, operation: Operation, media_type: str) -> str
     return schemas.first_error(operation, None, media_type, body)
 
 
-def _error_rule(operation: Operation, status: int, without_media_type: bool) -> str | None:
+def _error_rule(operation: Operation, status: int, without_media_type: bool) -> RuleId | None:
     """The rule whose error answer this is (the error body belongs to it)."""
-    rule = {400: "semantic-content-type" if without_media_type else "well-formed-or-400",
+    rule: RuleId | None = {400: "semantic-content-type" if without_media_type else "well-formed-or-400",
             401: "access-control", 403: "access-control", 404: "access-control",
             409: "instruction-counts", 429: "rate-limit"}.get(status)
     return rule if rule in operation.rules else None
