@@ -46,7 +46,10 @@ class WalCheckpointer:
         self._thread.join()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return  # the store's own connection reports the problem; the backstop still runs
         try:
             while not self._stop.is_set():
                 self._wake.wait()
