@@ -260,8 +260,8 @@ def check_state(before: Schedules, after: Schedules, expectations: Iterable[Expe
     for key in sorted(set(expected) | set(actual)):
         if expected.get(key) != actual.get(key):
             raise ContractViolation(
-                "successful-take-effect", f"schedule {key}: GET shows {actual.get(key)!r}, expected "
-                f"{expected.get(key)!r} after the instructions' effects"
+                "successful-take-effect", f"schedule {key}: GET shows {actual.get(key)!r},"
+                f" expected {expected.get(key)!r} after the instructions' effects"
             )
     for key, old in bumps.items():
         if after[key][1] != old + 1:
@@ -278,8 +278,9 @@ def check_request_applied(expectations: Sequence[Expectation], failed: set[int],
                           rule_of: Mapping[int, RuleId], before: Schedules,
                           after: Schedules) -> str | None:
     """A 200 answer to a request whose instructions have documented fates; which of the two
-    readings the server follows (None: the request cannot tell them apart). The seeds: a well-formed request whose instructions partly fail
-    gets 200 with `errors`, and `successfulInstructions` counts the others — they took effect.
+    readings the server follows (None: the request cannot tell them apart). The seeds: a
+    well-formed request whose instructions partly fail gets 200 with `errors`, and
+    `successfulInstructions` counts the others — they took effect.
     The reference spec's general section: "Semantic patches are not applied partially; either
     all of the instructions are applied or none of them are" — nothing took effect, and then
     every instruction is reported failed. Either passes; the instructions that must fail are in

@@ -35,6 +35,9 @@ __all__ = [
     "unknown_properties",
 ]
 
+# an instruction, what must happen to it, and the rule it exercises if it must fail
+Entry = tuple[dict[str, Any], Expectation, RuleId | None]
+
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
@@ -151,7 +154,7 @@ def _fields(family: Family, p: Provisioned, slot: Slot, kind_name: str) -> dict[
 def _slot_instruction(
     draw: st.DrawFn, family: Family, p: Provisioned, slot: Slot, scheduled: frozenset[ScheduleKey],
     now_ms: int,
-) -> tuple[dict[str, Any], Expectation, RuleId | None]:
+) -> Entry:
     key = family.key_of(slot)
     date = draw(future_dates(now_ms))
     if key not in scheduled:
@@ -273,10 +276,10 @@ def _misaddressings(family: Family, p: Provisioned) -> list[Misaddressing]:
 
 
 def _failing_adds(family: Family, p: Provisioned, changes: list[Misaddressing],
-                  now_ms: int) -> st.SearchStrategy[tuple[dict[str, Any], Expectation, RuleId | None]]:
+                  now_ms: int) -> st.SearchStrategy[Entry]:
     """An add for one of the misaddressed slots: it must fail, and change nothing."""
     @st.composite
-    def add(draw: st.DrawFn) -> tuple[dict[str, Any], Expectation, RuleId | None]:
+    def add(draw: st.DrawFn) -> Entry:
         candidates, why, rule, reason = draw(st.sampled_from(changes))
         target = draw(st.sampled_from(candidates))
         return ({**_fields(family, p, target, "add"), "value": draw(future_dates(now_ms))},
@@ -322,7 +325,7 @@ def _extras(family: Family, p: Provisioned, now_ms: int) -> list[st.SearchStrate
 
 @functools.cache
 def _failing(operation_id: str, p: Provisioned,
-             now_ms: int) -> list[st.SearchStrategy[list[tuple[dict[str, Any], Expectation, RuleId | None]]]]:
+             now_ms: int) -> list[st.SearchStrategy[list[Entry]]]:
     """The lists of instructions that must fail which a plan adds: near misses of targeted
     keys (where the operation names a key), and the others. Built once per operation,
     resources and clock: building them costs more than drawing from them."""
