@@ -98,11 +98,17 @@ def _malformed(exchange: Exchange, operation: Operation, media_type: str) -> str
     return schemas.first_error(operation, None, media_type, body)
 
 
+# the rule an error answer's status belongs to (a 400 to a body without the semantic-patch
+# media type: semantic-content-type)
+_ERROR_RULES: dict[int, RuleId] = {400: "well-formed-or-400", 401: "access-control",
+                                   403: "access-control", 404: "access-control",
+                                   409: "instruction-counts", 429: "rate-limit"}
+
+
 def _error_rule(operation: Operation, status: int, without_media_type: bool) -> RuleId | None:
     """The rule whose error answer this is (the error body belongs to it)."""
-    rule: RuleId | None = {400: "semantic-content-type" if without_media_type else "well-formed-or-400",
-            401: "access-control", 403: "access-control", 404: "access-control",
-            409: "instruction-counts", 429: "rate-limit"}.get(status)
+    rule = ("semantic-content-type" if status == 400 and without_media_type
+            else _ERROR_RULES.get(status))
     return rule if rule in operation.rules else None
 
 

@@ -3,8 +3,8 @@
 Registered from ``conftest.py``. It reads what it needs from the run itself, never from print
 statements: each test's operation (its ``operation_id`` parameter; a tier-1 test's
 Schemathesis check is about its test's operation) and tier (its marker), its outcome, and for a
-failure the exception it raised (failures.py). The `Recorder` supplies the exercised status codes and instruction
-outcomes, and the exchanges a failure's repro script replays (repro.py).
+failure the exception it raised (failures.py). The `Recorder` supplies the exercised status
+codes and instruction outcomes, and the exchanges a failure's repro script replays (repro.py).
 
 The model lives in the config's stash (`RUN`), the per-test bookkeeping in each item's; at
 session end the model is finished once — is the run complete, which failures are known
