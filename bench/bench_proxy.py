@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.host_probe import HostProbe
 from contract_tests.run import write_mock_config
 from mock_server.process import MockProcess, MockProcessError, free_port, wait_answering
 
@@ -50,6 +54,9 @@ SEGMENTS = {"direct": "bench-direct", "proxy": "bench-proxied"}
 CONTEXTS = [f"bench-org-{i}" for i in range(10)]
 DAY_MS = 86_400_000
 TIMEOUT_S = 30.0  # a request not answered in time counts as failed
+
+Timing = tuple[float, float]  # (perf_counter when sent, latency in ms)
+Loaded = tuple[list[Timing], int]  # a round's timings and how many requests failed
 
 
 def _patch_path(segment: str) -> str:
@@ -132,13 +139,13 @@ def _request(base_url: str, segment: str, body: bytes) -> bytes:
 
 
 async def load(base_url: str, segment: str, rate: float,
-               duration_s: float) -> tuple[list[float], int]:
-    """Latencies (ms) of the PATCHes sent open-loop at `rate`, and how many failed. A request
-    whose time has come takes an idle connection or opens one."""
+               duration_s: float) -> Loaded:
+    """When each PATCH sent open-loop at `rate` left and what its latency was, and how many
+    failed. A request whose time has come takes an idle connection or opens one."""
     loop = asyncio.get_running_loop()
     host, port = base_url.removeprefix("http://").split(":")
     idle: list[_Connection] = []
-    latencies: list[float] = []
+    latencies: list[Timing] = []
     failures = 0
 
     async def one(value: int) -> None:
@@ -159,7 +166,7 @@ async def load(base_url: str, segment: str, rate: float,
         elapsed = (time.perf_counter() - started) * 1000
         idle.append(connection)
         if status == 200 and b'"errors":[]' in body.replace(b" ", b""):
-            latencies.append(elapsed)
+            latencies.append((started, elapsed))
         else:
             failures += 1
 
@@ -189,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second (200)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round (10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target (3)")
+    parser.add_argument("--no-host-probe", dest="host_probe", action="store_false",
+                        help="do not watch for the machine's slow spells (bench/host_probe.py)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         work = Path(tmp)
@@ -206,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True)
         try:
-            return _run(args, mock.base_url, f"http://127.0.0.1:{port}", proxy,
-                        work / "reports" / "proxy.json")
+            return _run(args, mock.base_url, f"http://127.0.0.1:{port}", proxy, work)
         finally:
             if proxy.poll() is None:
                 proxy.terminate()
@@ -216,47 +224,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, direct: str, proxied: str,
-         proxy: subprocess.Popen[bytes], report: Path) -> int:
+         proxy: subprocess.Popen[bytes], work: Path) -> int:
     if not wait_answering(proxied + "/", proxy, time.monotonic() + 30):
         raise RuntimeError(f"{proxied} did not answer")
     for segment in SEGMENTS.values():
         provision(direct, segment)
-    samples: dict[str, list[float]] = {"direct": [], "proxy": []}
-    added_per_round: dict[str, list[float]] = {"median": [], "p99": []}
+    samples: dict[str, list[Timing]] = {"direct": [], "proxy": []}
     failed = 0
     load_before = os.getloadavg()[0]
-    for round_number in range(args.rounds):
-        order = [("direct", direct), ("proxy", proxied)]
-        figures = {}
-        for name, url in order if round_number % 2 == 0 else reversed(order):
-            latencies, failures = asyncio.run(load(url, SEGMENTS[name], args.rate,
-                                                   args.duration))
-            samples[name] += latencies
-            failed += failures
-            figures[name] = (statistics.median(latencies), pct(latencies, 0.99))
-            print(f"round {round_number + 1} {name}: median {figures[name][0]:.2f} ms, p99 "
-                  f"{figures[name][1]:.2f} ms ({len(latencies)} requests; load average "
-                  f"{os.getloadavg()[0]:.2f})", flush=True)
-        added_per_round["median"].append(figures["proxy"][0] - figures["direct"][0])
-        added_per_round["p99"].append(figures["proxy"][1] - figures["direct"][1])
-    result: dict[str, Any] = {
-        name: {"median_ms": statistics.median(v), "p99_ms": pct(v, 0.99), "requests": len(v)}
-        for name, v in samples.items()}
-    added = {q: result["proxy"][f"{q}_ms"] - result["direct"][f"{q}_ms"] for q in ("median", "p99")}
+    with HostProbe(work / "host-probe") if args.host_probe else nullcontext() as probe:
+        for round_number in range(args.rounds):
+            order = [("direct", direct), ("proxy", proxied)]
+            for name, url in order if round_number % 2 == 0 else reversed(order):
+                timings, failures = _without_gc(load(url, SEGMENTS[name], args.rate,
+                                                     args.duration))
+                samples[name] += timings
+                failed += failures
+                latencies = [ms for _, ms in timings]
+                print(f"round {round_number + 1} {name}: median {statistics.median(latencies):.2f}"
+                      f" ms, p99 {pct(latencies, 0.99):.2f} ms ({len(latencies)} requests; load"
+                      f" average {os.getloadavg()[0]:.2f})", flush=True)
     print(f"\n10-instruction PATCH at {args.rate:.0f} requests/s, {args.rounds} x "
-          f"{args.duration:.0f} s per target, loopback")
-    print(f"{'':8} {'median':>9} {'p99':>9}")
-    for name in ("direct", "proxy"):
-        print(f"{name:8} {result[name]['median_ms']:7.2f} ms {result[name]['p99_ms']:6.2f} ms")
-    print(f"{'added':8} {added['median']:+7.2f} ms {added['p99']:+6.2f} ms   "
-          "(targets: +2 ms median, +5 ms p99)")
-    print(f"added, median of the rounds: {statistics.median(added_per_round['median']):+.2f} ms "
-          f"median, {statistics.median(added_per_round['p99']):+.2f} ms p99; load average "
-          f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+          f"{args.duration:.0f} s per target, loopback; load average {load_before:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
+    _table("every request", samples)
+    if probe is not None:
+        spells = probe.spells()
+        print(f"\nthe machine's slow spells (bench/host_probe.py): {len(spells.spells)}, "
+              f"{spells.slow_share:.1%} of the {spells.observed_s:.0f} s")
+        _table("requests no slow spell overlapped",
+               {name: [(sent, ms) for sent, ms in timings
+                       if not spells.overlaps(sent, sent + ms / 1000)]
+                for name, timings in samples.items()})
     proxy.terminate()  # it writes its report on the way out
     proxy.wait(timeout=30)
-    judged = json.loads(report.read_text(encoding="utf-8"))
-    print(f"the proxy judged {judged['exchanges']} exchanges: "
+    judged = json.loads((work / "reports" / "proxy.json").read_text(encoding="utf-8"))
+    print(f"\nthe proxy judged {judged['exchanges']} exchanges: "
           f"{judged['violations']['total']} violations")
     own = judged["proxy_overhead"]
     print(f"the proxy's own time per exchange (its report; the upstream's excluded): median "
@@ -264,6 +267,31 @@ def _run(args: argparse.Namespace, direct: str, proxied: str,
     if failed:
         print(f"bench_proxy: {failed} requests failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _without_gc(run: Coroutine[Any, Any, Loaded]) -> Loaded:
+    """`run` on a fresh event loop with the collector off: a full collection in the load
+    generator holds up every request in flight (tens of ms, measured, once it has a few thousand
+    timings), which would count as the servers' latency. A round allocates a few MB."""
+    gc.collect()
+    gc.disable()
+    try:
+        return asyncio.run(run)
+    finally:
+        gc.enable()
+
+
+def _table(title: str, samples: dict[str, list[Timing]]) -> None:
+    """Median and p99 of each path over `samples`, and what the proxy adds."""
+    figures = {name: (statistics.median(ms for _, ms in timings),
+                      pct([ms for _, ms in timings], 0.99), len(timings))
+               for name, timings in samples.items()}
+    print(f"{title}:\n{'':8} {'median':>9} {'p99':>9}  requests")
+    for name, (median, p99, count) in figures.items():
+        print(f"{name:8} {median:7.2f} ms {p99:6.2f} ms  {count}")
+    added = [figures["proxy"][i] - figures["direct"][i] for i in (0, 1)]
+    print(f"{'added':8} {added[0]:+7.2f} ms {added[1]:+6.2f} ms   "
+          "(targets: +2 ms median, +5 ms p99)")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
-"""The proxy's own time per exchange (proxy/overhead.py): its histogram's quantiles, and what a
-real proxy reports of a slow upstream: the exchanges, without the upstream's time."""
+"""The proxy's own time per exchange (proxy/overhead.py): its histogram's quantiles, what a
+real proxy reports of a slow upstream (the exchanges, without the upstream's time), and that an
+exchange leaves nothing for the garbage collector, whose pauses every request in flight waits."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import json
 import random
+from typing import Any
 
 import httpx
 from echo_app import SLOW_S
 from proxy_helpers import WRITER, Processes, ProxyRun, serve_app, wait_http
 
+from proxy.checker import Checker
+from proxy.exchange import Credentials
+from proxy.forward import Forwarder
+from proxy.ledger import Ledger
 from proxy.overhead import Overhead
 
 
@@ -48,3 +57,49 @@ def test_the_report_gives_the_proxy_s_own_time_without_the_upstream_s(
     assert overhead["max_ms"] < SLOW_S * 1000 * 0.8, overhead  # the upstream's pause not in it
     markdown = (proxy.reports / "proxy.md").read_text(encoding="utf-8")
     assert "the proxy's own time per exchange" in markdown
+
+
+def test_a_judged_exchange_leaves_no_reference_cycles() -> None:
+    """Found by bench/bench_proxy.py: httpx's response and its stream point at each other, and
+    the collector freed ~20 objects per exchange in 20-30 ms pauses (docs/proxy.md)."""
+    listing = json.dumps({"items": [], "_links": {}}).encode()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:  # streamed, as on a socket
+        return httpx.Response(200, headers={"Content-Type": "application/json"},
+                              stream=httpx.ByteStream(listing))
+
+    async def exchanges(count: int) -> tuple[int, Ledger]:
+        ledger = Ledger(target="http://upstream")
+        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+            forwarder = Forwarder("http://upstream", Checker(ledger), Credentials(), client,
+                                  ledger.overhead)
+
+            async def get(path: str) -> None:
+                messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+                async def receive() -> dict[str, Any]:
+                    return messages.pop() if messages else {"type": "http.disconnect"}
+
+                async def send(message: dict[str, Any]) -> None:
+                    pass
+
+                await forwarder({"type": "http", "method": "GET", "path": path,
+                                 "raw_path": path.encode(), "query_string": b"",
+                                 "headers": [(b"authorization", WRITER.encode())]},
+                                receive, send)
+
+            await get("/api/v2/segments/p/warm-up/expiring-targets/e")
+            await asyncio.sleep(0.01)  # its judging, off the request path
+            gc.collect()
+            gc.disable()
+            try:
+                for i in range(count):
+                    await get(f"/api/v2/segments/p/s{i}/expiring-targets/e")
+                await asyncio.sleep(0.05)
+                return gc.collect(), ledger
+            finally:
+                gc.enable()
+
+    garbage, ledger = asyncio.run(exchanges(100))
+    assert ledger.judged[("getExpiringTargetsForSegment", 2)] == 101  # judged, tiers 1 and 2
+    assert garbage == 0, f"{garbage} objects in reference cycles after 100 exchanges"
