@@ -11,10 +11,12 @@ measures) sends it open-loop at ``--rate`` requests per second -- each request l
 scheduled time, whether or not earlier ones have been answered -- for ``--duration`` seconds to
 one target, then to the other, for ``--rounds`` rounds in alternating order, so a slow spell of a
 shared machine falls on both. Latency is timed from sending to having read the whole answer.
-Prints median and p99 for both and what the proxy adds (targets: +2 ms median, +5 ms p99), and
-the proxy's own time per exchange from its report (proxy/overhead.py): what it adds where it is
-spent, without the scheduling of one more process on the machine that the end-to-end figure
-also counts.
+The load generator's garbage collector is off during a round (its pauses would count as the
+servers' latency). Prints median and p99 for both and what the proxy adds (targets: +2 ms
+median, +5 ms p99) over every request; then, from probes that watched every CPU meanwhile
+(bench/host_probe.py, ``--no-host-probe`` to leave them out), the machine's slow spells and the
+same figures over the requests no spell overlapped; and the proxy's own time per exchange from
+its report (proxy/overhead.py): what it adds where it is spent.
 Reports, does not assert; exits 1 when a request failed, 2 when the harness could not start.
 """
 

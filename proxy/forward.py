@@ -28,19 +28,25 @@ from .overhead import Overhead
 
 __all__ = ["Forwarder"]
 
-_READ = httpx.ByteStream(b"")  # what an answer's stream is once its bytes have been read
-
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 
 
 class Forwarder:
+    """Each request goes to ``transport`` as an ``httpx.Request``, not through an
+    ``httpx.AsyncClient``: what a client adds is wrong for a proxy (a cookie jar filled from
+    every client's answers, proxies from the environment) or costly (~10 % of the proxy's CPU,
+    and a reference cycle per answer that the collector frees in pauses of 20-30 ms; measured,
+    docs/proxy.md, Latency)."""
+
     def __init__(self, upstream: str, checker: Checker, credentials: Credentials,
-                 client: httpx.AsyncClient, overhead: Overhead,
-                 on_exchange: Callable[[Exchange], None] | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout,
+                 overhead: Overhead, on_exchange: Callable[[Exchange], None] | None = None
+                 ) -> None:
         self.upstream = httpx.URL(upstream)
-        self.checker, self.credentials, self.client = checker, credentials, client
+        self.checker, self.credentials, self.transport = checker, credentials, transport
+        self._extensions = {"timeout": timeout.as_dict()}  # what the transport reads
         self.overhead = overhead
         self.on_exchange = on_exchange
         self._count = 0
@@ -66,7 +72,7 @@ class Forwarder:
             url = self.upstream.copy_with(raw_path=raw_path + (b"?" + query if query else b""))
             request = httpx.Request(method, url, content=body, headers=[
                 (k, v) for k, v in end_to_end(headers)
-                if k.lower() not in ("host", "content-length")])
+                if k.lower() not in ("host", "content-length")], extensions=self._extensions)
             answer = await self._exchange(request)
             await send({"type": "http.response.start", "status": answer.status, "headers": [
                 (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]})
@@ -95,16 +101,11 @@ class Forwarder:
         """The upstream's answer, or the proxy's own 502/504 when none came."""
         sent = time.perf_counter()
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.transport.handle_async_request(request)
             try:
                 raw = b"".join([chunk async for chunk in response.aiter_raw()])
             finally:
                 await response.aclose()
-                # httpx's client wraps the stream in one that points back at the response: a
-                # reference cycle per exchange that only the collector frees, in pauses of
-                # 20-30 ms every few thousand exchanges (measured; docs/proxy.md, Latency).
-                # Nothing reads the stream again.
-                response.stream = _READ
         except httpx.TimeoutException as exc:
             return _own_answer(504, "gateway_timeout", f"the upstream did not answer in time "
                                f"({type(exc).__name__})")

@@ -135,9 +135,10 @@ async def _serve(args: argparse.Namespace, upstream: str, sock: socket.socket,
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
-    async with httpx.AsyncClient(transport=UpstreamTransport(), follow_redirects=False,
-                                 timeout=httpx.Timeout(args.timeout, connect=10.0)) as client:
-        app = Forwarder(upstream, checker, credentials, client, ledger.overhead, on_exchange=seen)
+    async with UpstreamTransport() as transport:
+        app = Forwarder(upstream, checker, credentials, transport,
+                        httpx.Timeout(args.timeout, connect=10.0), ledger.overhead,
+                        on_exchange=seen)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 server_header=False, date_header=False, proxy_headers=False,
                                 http=_http_protocol(), loop="asyncio",

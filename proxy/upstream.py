@@ -1,5 +1,5 @@
 """The proxy's transport to the upstream: HTTP/1.1 keep-alive connections on asyncio, answers
-parsed by httptools (the C parser uvicorn uses), under `httpx.AsyncClient`.
+parsed by httptools (the C parser uvicorn uses), behind httpx's transport interface.
 
 Why not httpx's own transport: through httpcore, anyio and h11 a request costs the proxy about
 as much CPU as the mock needs to answer it (docs/proxy.md, Design figures), which at 200

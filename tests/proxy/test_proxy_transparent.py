@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from echo_app import SLOW_S
 from proxy_helpers import (
     ENV,
     PROJECT,
@@ -144,6 +145,21 @@ def test_a_dead_upstream_is_a_502_and_infrastructure(processes: Processes,
     report = proxy.report()
     assert report["infrastructure"]["total"] == 1
     assert report["violations"]["total"] == 0
+
+
+def test_an_upstream_slower_than_the_timeout_is_a_504_and_infrastructure(
+        processes: Processes) -> None:
+    upstream, server = serve_app(processes, "tests.proxy.echo_app:create")
+    wait_http(upstream, server)
+    proxy = ProxyRun(processes, upstream, "--timeout", str(SLOW_S / 3)).ready()
+    with httpx.Client(headers={"Authorization": WRITER}, timeout=10) as http:
+        slow = http.get(f"{proxy.url}/slow")
+        quick = http.get(f"{proxy.url}/")
+    assert slow.status_code == 504, slow.text
+    assert slow.json()["code"] == "gateway_timeout"
+    assert quick.status_code == 200  # the timed-out connection is not reused
+    assert proxy.stop() == 0
+    assert proxy.report()["infrastructure"]["total"] == 1
 
 
 def test_a_connection_the_upstream_closed_is_not_reused(processes: Processes,
