@@ -36,7 +36,7 @@ Send = Callable[[dict[str, Any]], Any]
 class Forwarder:
     """Each request goes to ``transport`` as an ``httpx.Request``, not through an
     ``httpx.AsyncClient``: what a client adds is wrong for a proxy (a cookie jar filled from
-    every client's answers, proxies from the environment) or costly (~7 % of the proxy's CPU,
+    every client's answers, proxies from the environment) or costly (~10 % of the proxy's CPU,
     and a reference cycle per answer that the collector frees in pauses of 20-30 ms; measured,
     docs/proxy.md, Latency)."""
 
