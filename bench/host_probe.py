@@ -15,6 +15,7 @@ thousand requests is made of the requests those spells fell on, whatever the sof
 The benchmarks report their figures over every request, and beside them the same figures over
 the requests that no slow spell overlapped.
 
+    python -m bench.host_probe --watch 20   # is this machine quiet? probes on every CPU
     python -m bench.host_probe --cpu 0 --out samples.txt   # one probe; SIGTERM ends it
 """
 
@@ -27,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -168,10 +170,24 @@ class HostProbe:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpu", type=int, required=True, help="the CPU to pin the probe to")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the samples")
+    parser.add_argument("--watch", type=float, metavar="SECONDS",
+                        help="watch every CPU for SECONDS and print the slow spells seen")
+    parser.add_argument("--cpu", type=int, help="run one probe pinned to this CPU (with --out)")
+    parser.add_argument("--out", type=Path, help="where that probe writes its samples")
     args = parser.parse_args(argv)
-    probe(args.cpu, args.out)
+    if args.cpu is not None and args.out is not None:
+        probe(args.cpu, args.out)
+        return 0
+    if args.watch is None or args.watch <= 0:
+        parser.error("give --watch SECONDS (more than 0), or --cpu and --out")
+    with tempfile.TemporaryDirectory(prefix="host-probe-") as tmp, HostProbe(Path(tmp)) as watching:
+        time.sleep(args.watch)
+    found = watching.spells()
+    longest = max((end - start for start, end in found.spells), default=0.0)
+    print(f"{len(found.spells)} slow spells in {found.observed_s:.0f} s on "
+          f"{len(os.sched_getaffinity(0))} CPUs ({found.slow_share:.1%} of the time; the longest "
+          f"{longest * 1000:.0f} ms): a spell is {MIN_RUN} or more samples in a row each at least"
+          f" {FACTOR:g}x the median")
     return 0
 
 

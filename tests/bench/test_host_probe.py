@@ -4,6 +4,8 @@ every CPU."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -67,3 +69,15 @@ def test_a_real_probe_samples_every_cpu_and_reports_after_its_block(tmp_path: Pa
     assert len(files) == len(os.sched_getaffinity(0))
     for path in files:
         assert len(path.read_text(encoding="utf-8").splitlines()) > 50  # ~1 per ms
+
+
+def test_watch_prints_what_it_saw_and_a_bad_setting_gets_one_line() -> None:
+    root = Path(__file__).resolve().parents[2]
+    watch = subprocess.run([sys.executable, "-m", "bench.host_probe", "--watch", "0.3"],
+                           check=False, cwd=root, capture_output=True, text=True, timeout=60)
+    assert watch.returncode == 0, watch.stderr
+    assert f"on {len(os.sched_getaffinity(0))} CPUs" in watch.stdout
+    assert "slow spells in" in watch.stdout
+    bad = subprocess.run([sys.executable, "-m", "bench.host_probe", "--watch", "0"],
+                         check=False, cwd=root, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--watch SECONDS" in bad.stderr.splitlines()[-1]
