@@ -273,8 +273,8 @@ def _run(args: argparse.Namespace, direct: str, proxied: str,
 
 def _without_gc(run: Coroutine[Any, Any, Loaded]) -> Loaded:
     """`run` on a fresh event loop with the collector off: a full collection in the load
-    generator holds up every request in flight (tens of ms, measured, once it has a few thousand
-    timings), which would count as the servers' latency. A round allocates a few MB."""
+    generator, once it holds a few thousand timings, holds up every request in flight, which
+    would count as the servers' latency (docs/proxy.md, Latency). A round allocates a few MB."""
     gc.collect()
     gc.disable()
     try:

@@ -8,10 +8,11 @@ machine the computation always takes the same time; a *slow spell* is a run of a
 One slow sample alone is the scheduler putting the probe aside for a moment (one of the
 benchmark's own processes woke on its CPU), not the machine, and is not counted.
 
-Why a benchmark needs this: on the 2-vCPU virtual machines this project is measured on, both
-CPUs run such a computation 10-15x slower for ~20-100 ms, in pairs, every ~1.5-2 s, with
-nothing of the project running (docs/proxy.md, "Where the tail comes from"). A p99 over a few
-thousand requests is made of the requests those spells fell on, whatever the software does.
+Why a benchmark needs this: on the virtual machines this project is measured on, both CPUs run
+such a computation many times slower for tens of milliseconds, every second or two, with
+nothing of the project running (docs/proxy.md, "Where the tail comes from", has the dated
+figures). A p99 over a few thousand requests is made of the requests those spells fell on,
+whatever the software does.
 The benchmarks report their figures over every request, and beside them the same figures over
 the requests that no slow spell overlapped.
 
@@ -41,7 +42,7 @@ __all__ = ["FACTOR", "MIN_RUN", "HostProbe", "SlowSpells", "read_samples", "slow
 ROOT = Path(__file__).resolve().parent.parent
 FACTOR = 3.0  # a sample this many times the median is slow
 MIN_RUN = 3  # consecutive slow samples that make a spell
-LOOP = 150  # iterations of the timed computation (~30-50 us on the machines measured)
+LOOP = 150  # iterations of the timed computation: tens of microseconds
 INTERVAL_S = 0.001
 
 Sample = tuple[float, float]  # (perf_counter at the start, seconds the computation took)

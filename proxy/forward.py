@@ -36,9 +36,9 @@ Send = Callable[[dict[str, Any]], Any]
 class Forwarder:
     """Each request goes to ``transport`` as an ``httpx.Request``, not through an
     ``httpx.AsyncClient``: what a client adds is wrong for a proxy (a cookie jar filled from
-    every client's answers, proxies from the environment) or costly (~10 % of the proxy's CPU,
-    and a reference cycle per answer that the collector frees in pauses of 20-30 ms; measured,
-    docs/proxy.md, Latency)."""
+    every client's answers, proxies from the environment) or costly (CPU per exchange, and a
+    reference cycle per answer that the collector frees in long pauses; docs/proxy.md,
+    Latency, has the figures)."""
 
     def __init__(self, upstream: str, checker: Checker, credentials: Credentials,
                  transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout,

@@ -61,7 +61,7 @@ def test_the_report_gives_the_proxy_s_own_time_without_the_upstream_s(
 
 def test_a_judged_exchange_leaves_no_reference_cycles() -> None:
     """Found by bench/bench_proxy.py: through an httpx client, an answer and its stream point at
-    each other, and the collector freed ~20 objects per exchange in 20-30 ms pauses."""
+    each other, and the collector freed them in long pauses (docs/proxy.md, Latency)."""
     listing = json.dumps({"items": [], "_links": {}}).encode()
 
     async def upstream(request: httpx.Request) -> httpx.Response:  # streamed, as on a socket
