@@ -20,8 +20,8 @@ load generator (wrk) and the same settings for both servers:
    rotating order, so that a slow spell of a shared machine does not fall on
    one server. Reported: per server the median over the rounds of
    requests/s, p50 and p99 latency, non-2xx answers; the throughput ratio is
-   the median of the per-round ratios (targets: throughput ours/Prism >= 2,
-   p99 ours <= Prism's).
+   the median of the per-round ratios (targets: throughput ours/Prism >= 2
+   against both; p99 ours <= Prism's as it ships, <= half of ``-v warn``'s).
 2. **GET of a segment with 10,000 schedules** (getExpiringTargetsForSegment):
    ``--get-requests`` requests from one keep-alive ``http.client``
    connection, timed from sending the request to having read the whole body
@@ -94,6 +94,8 @@ PRISM_VARIANTS: tuple[tuple[str, list[str]], ...] = (
 )
 
 TARGET_THROUGHPUT_RATIO = 2.0  # ours / Prism, at least
+# p99 ours / Prism, at most: Prism's own as it ships; half the quiet Prism's (issue #11)
+TARGET_P99_RATIO = {"prism": 1.0, "prism -v warn": 0.5}
 TARGET_GET_MS = 20.0  # median GET of 10,000 schedules, at most
 TARGET_SCALING_RATIO = 1.5  # 1,000-instruction PATCH, 100,000 / 100 schedules, at most
 
@@ -599,8 +601,8 @@ def run(args: argparse.Namespace, tmp: Path, procs: Processes, wrk: str) -> dict
         checks[f"throughput ours / {name}"] = {
             "value": tput, "target": f">= {TARGET_THROUGHPUT_RATIO}",
             "met": tput is not None and tput >= TARGET_THROUGHPUT_RATIO}
-        checks[f"p99 ours / {name}"] = {"value": p99, "target": "<= 1",
-                                        "met": p99 is not None and p99 <= 1}
+        checks[f"p99 ours / {name}"] = {"value": p99, "target": f"<= {TARGET_P99_RATIO[name]:g}",
+                                        "met": p99 is not None and p99 <= TARGET_P99_RATIO[name]}
     checks["GET 10,000 schedules, median ms"] = {
         "value": get["median_ms"], "target": f"<= {TARGET_GET_MS}",
         "met": get["median_ms"] <= TARGET_GET_MS}
