@@ -43,7 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.host_probe import HostProbe
+from bench.host_probe import HostProbe, ProbeError
 from contract_tests.run import write_mock_config
 from mock_server.process import MockProcess, MockProcessError, free_port, wait_answering
 
@@ -218,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
             start_new_session=True)
         try:
             return _run(args, mock.base_url, f"http://127.0.0.1:{port}", proxy, work)
+        except ProbeError as exc:
+            print(f"bench_proxy: {exc}; --no-host-probe runs without them", file=sys.stderr)
+            return 2
+        except RuntimeError as exc:  # the proxy did not answer
+            print(f"bench_proxy: {exc}", file=sys.stderr)
+            return 2
         finally:
             if proxy.poll() is None:
                 proxy.terminate()

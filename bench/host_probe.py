@@ -37,7 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["FACTOR", "MIN_RUN", "HostProbe", "SlowSpells", "read_samples", "slow_spells"]
+__all__ = ["FACTOR", "MIN_RUN", "HostProbe", "ProbeError", "SlowSpells", "read_samples",
+           "slow_spells"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTOR = 3.0  # a sample this many times the median is slow
@@ -46,6 +47,10 @@ LOOP = 150  # iterations of the timed computation: tens of microseconds
 INTERVAL_S = 0.001
 
 Sample = tuple[float, float]  # (perf_counter at the start, seconds the computation took)
+
+
+class ProbeError(RuntimeError):
+    """The probes could not be started."""
 
 
 def probe(cpu: int, out: Path) -> None:
@@ -148,7 +153,8 @@ class HostProbe:
         while not all(out.exists() for _, out in self._procs):
             if time.monotonic() > deadline or any(p.poll() is not None for p, _ in self._procs):
                 self.__exit__(None, None, None)
-                raise RuntimeError("the host probes did not start")
+                raise ProbeError("the host probes did not start (python -m bench.host_probe"
+                                 " --cpu N --out FILE)")
             time.sleep(0.01)
         return self
 
@@ -181,8 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.watch is None or args.watch <= 0:
         parser.error("give --watch SECONDS (more than 0), or --cpu and --out")
-    with tempfile.TemporaryDirectory(prefix="host-probe-") as tmp, HostProbe(Path(tmp)) as watching:
-        time.sleep(args.watch)
+    try:
+        with tempfile.TemporaryDirectory(prefix="host-probe-") as tmp, \
+                HostProbe(Path(tmp)) as watching:
+            time.sleep(args.watch)
+    except ProbeError as exc:
+        print(f"host_probe: {exc}", file=sys.stderr)
+        return 2
     found = watching.spells()
     longest = max((end - start for start, end in found.spells), default=0.0)
     print(f"{len(found.spells)} slow spells in {found.observed_s:.0f} s on "

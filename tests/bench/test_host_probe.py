@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.host_probe import HostProbe, slow_spells
+from bench.host_probe import HostProbe, ProbeError, slow_spells
 
 TOOK = 40e-6  # a normal sample's duration
 
@@ -81,3 +81,10 @@ def test_watch_prints_what_it_saw_and_a_bad_setting_gets_one_line() -> None:
     bad = subprocess.run([sys.executable, "-m", "bench.host_probe", "--watch", "0"],
                          check=False, cwd=root, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--watch SECONDS" in bad.stderr.splitlines()[-1]
+
+
+def test_a_probe_that_cannot_start_is_a_probe_error(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every probe exits at once
+    with pytest.raises(ProbeError, match="did not start"), HostProbe(tmp_path):
+        pass
