@@ -71,7 +71,8 @@ class Plan:
         index = len(self.instructions)
         self.instructions.append(instruction)
         self.expectations.append(replace(expectation, index=index))
-        if not expectation.must_succeed and rule is not None:
+        if not expectation.must_succeed:
+            assert rule is not None, f"{expectation.why}: a failing instruction exercises a rule"
             self.failure_rules[index] = rule
         elif expectation.version_bump_from is not None and expectation.key is not None:
             self.updated[index] = expectation.key

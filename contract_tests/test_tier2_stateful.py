@@ -58,6 +58,14 @@ Place = tuple[str, Slot]  # ("segment" | "flag", the individually targeted conte
 OWNERS: dict[str, Family] = {f.resource: f for f in (context_family(f) for f in FAMILIES.values())}  # context PATCHes
 USER_GETS: dict[str, Family] = {f.resource: f for f in FAMILIES.values()  # the user GET of segment and flag
              if f.resource != "user" and f.users_only}
+# how an update gives its version -> the rule a wrong outcome breaks, and the documented reason
+# it fails (None: it succeeds)
+_UPDATE_FATES: dict[str, tuple[RuleId, str | None]] = {
+    "current": ("successful-take-effect", None),
+    "unversioned": ("successful-take-effect", None),
+    "stale": ("version-mismatch-fails", "version-mismatch"),
+    "missing": ("instruction-counts", "missing-field"),
+}
 USER_ENDPOINT = next(f for f in FAMILIES.values() if f.resource == "user")
 
 
@@ -158,11 +166,8 @@ class ExpiringTargets(RuleBasedStateMachine):
             instruction["version"] = current
         elif how == "stale":
             instruction["version"] = current + data.draw(stale_offsets(), label="off by")
-        succeeds = how in ("current", "unversioned")
-        wrong: dict[str, RuleId] = {"stale": "version-mismatch-fails",
-                                    "missing": "instruction-counts"}
-        rule_if_wrong = wrong.get(how, "successful-take-effect")
-        reason = {"stale": "version-mismatch", "missing": "missing-field"}.get(how)
+        rule_if_wrong, reason = _UPDATE_FATES[how]
+        succeeds = reason is None
         self._send(data, family, slot, instruction,
                    Expectation(0, succeeds, f"update with {how} version", reason=reason),
                    rule_if_wrong)

@@ -95,9 +95,9 @@ def _located_validator(version: str) -> Any:
 def _fast_meta_check(keyword: type[Any]) -> type[Any]:
     """The schema keyword, its meta-schema check decided by :func:`draft4_fast_path` where that
     can: each schema it reaches is checked against OAS 3.0's meta-schema, the check
-    :func:`schema_errors` has made of every Schema Object already; jsonschema's, 1.6 of the
-    validator's 4.5 s over the reference spec (cProfile), runs only for a schema the fast path
-    does not pass, so what is reported and what is skipped after it stay the same."""
+    :func:`schema_errors` has made of every Schema Object already; jsonschema's, a large share
+    of the validator's time (docs/generator.md), runs only for a schema the fast path does not
+    pass, so what is reported and what is skipped after it stay the same."""
     passes = draft4_fast_path()
 
     class FastMeta(keyword):  # type: ignore[misc,valid-type]

@@ -74,7 +74,7 @@ def test_a_judged_exchange_leaves_no_reference_cycles() -> None:
             forwarder = Forwarder("http://upstream", Checker(ledger), Credentials(), transport,
                                   httpx.Timeout(5.0), ledger.overhead)
 
-            async def get(path: str) -> None:
+            async def get(path: str) -> None:  # by hand: httpx's ASGI client makes cycles
                 messages = [{"type": "http.request", "body": b"", "more_body": False}]
 
                 async def receive() -> dict[str, Any]:
