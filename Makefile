@@ -23,8 +23,11 @@ generate: install
 check-generated: install
 	$(PY) -m generator --check
 
+# Every test, spread over TEST_WORKERS pytest-xdist workers (2: this machine's cores; each
+# worker starts its own PostgreSQL for the tests that need one). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install check-generated
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 # ruff and mypy over the project's own code (tests/test_static_checks.py runs the same in CI)
 lint: install
