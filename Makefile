@@ -27,6 +27,7 @@ check-generated: install
 # worker starts its own PostgreSQL for the tests that need one). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: install check-generated
+	$(if $(shell echo '$(TEST_WORKERS)' | grep -Ex '[0-9]+'),,$(error TEST_WORKERS=$(TEST_WORKERS): give a number of pytest-xdist workers, or 0 for one process))
 	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 # ruff and mypy over the project's own code (tests/test_static_checks.py runs the same in CI)
