@@ -169,9 +169,11 @@ def package_version(venv: Path, package: str) -> str:
             return str(data["project"]["version"])
         except Exception:  # noqa: BLE001 - a version is informative only
             return "?"
+    python = venv / "bin" / "python"
+    if not python.exists():  # not built yet: the tool is reported as not installed
+        return "?"
     proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-c",
-         f"import importlib.metadata as m; print(m.version({package!r}))"],
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
         check=False, capture_output=True, text=True,
     )
     return proc.stdout.strip() if proc.returncode == 0 else "?"
