@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 
 __all__ = [
-    "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "Run", "files_containing", "recognisable_token", "run",
-    "synthetic_session", "synthetic_session_with_file",
+    "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "SYNTHETIC_TESTS", "Run", "files_containing",
+    "recognisable_token", "run", "synthetic_session", "synthetic_session_with_file",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +69,33 @@ def pytest_configure(config):
 def recorder(pytestconfig):
     return pytestconfig.stash[RECORDER]
 '''
+
+
+# Tests of a synthetic session: two contract violations (instruction-counts on
+# patchExpiringTargets, error-indices on patchExpiringUserTargets) and a test that passes.
+SYNTHETIC_TESTS = textwrap.dedent('''
+    import pytest
+
+    from contract_tests.checks import ContractViolation
+
+
+    @pytest.mark.tier2
+    @pytest.mark.parametrize("operation_id", ["patchExpiringTargets"])
+    def test_counts(operation_id):
+        raise ContractViolation("instruction-counts", "totalInstructions 0, but 1 were sent")
+
+
+    @pytest.mark.tier2
+    @pytest.mark.parametrize("operation_id", ["patchExpiringUserTargets"])
+    def test_indices(operation_id):
+        raise ContractViolation("error-indices", "instructionIndex 7 is not in 0..0")
+
+
+    @pytest.mark.tier2
+    @pytest.mark.parametrize("operation_id", ["getSegment"])
+    def test_fine(operation_id):
+        pass
+''')
 
 
 @dataclass(frozen=True)

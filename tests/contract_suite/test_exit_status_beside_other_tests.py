@@ -5,11 +5,10 @@ and a failure outside the suite exited 0)."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-from suite_helpers import PYTHON, SYNTHETIC_CONFTEST, run
+from suite_helpers import PYTHON, SYNTHETIC_CONFTEST, SYNTHETIC_TESTS, run
 
 SUITE_ROOT_CONFTEST = SYNTHETIC_CONFTEST.replace(
     "import os\n", "import os\nfrom pathlib import Path\n", 1).replace(
@@ -17,29 +16,15 @@ SUITE_ROOT_CONFTEST = SYNTHETIC_CONFTEST.replace(
     'ConformanceReport(settings, config.stash[RECORDER], seed=1234,'
     ' root=Path(__file__).resolve().parent / "suite")', 1)
 
-SUITE = textwrap.dedent('''
-    import pytest
-
-    from contract_tests.checks import ContractViolation
-
-
-    @pytest.mark.tier2
-    @pytest.mark.parametrize("operation_id", ["patchExpiringTargets"])
-    def test_counts(operation_id):
-        raise ContractViolation("instruction-counts", "totalInstructions 0, but 1 were sent")
-
-
-    @pytest.mark.tier2
-    @pytest.mark.parametrize("operation_id", ["getSegment"])
-    def test_fine(operation_id):
-        pass
-''')
 
 KNOWN = """\
 known:
   - rule: instruction-counts
     operation: patchExpiringTargets
     reason: "PROJ-1: counts are off by one"
+  - rule: error-indices
+    operation: patchExpiringUserTargets
+    reason: "PROJ-2: indices start at 1"
 """
 
 
@@ -50,7 +35,7 @@ def test_only_a_failure_outside_the_suite_fails_a_run_whose_failures_are_known(
         tmp_path: Path, workers: list[str], other: str, status: int) -> None:
     assert SUITE_ROOT_CONFTEST.count('/ "suite"') == 1  # the replacement took
     (tmp_path / "conftest.py").write_text(SUITE_ROOT_CONFTEST)
-    for folder, source in (("suite", SUITE), ("other", f"def test_other():\n    {other}\n")):
+    for folder, source in (("suite", SYNTHETIC_TESTS), ("other", f"def test_other():\n    {other}\n")):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / f"test_{folder}.py").write_text(source)
     (tmp_path / "known.yaml").write_text(KNOWN)

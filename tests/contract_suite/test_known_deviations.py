@@ -5,34 +5,9 @@ removal. Synthetic sessions for the rules, and a real broken server for a real f
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
-from suite_helpers import Run, synthetic_session_with_file
-
-TESTS = textwrap.dedent('''
-    import pytest
-
-    from contract_tests.checks import ContractViolation
-
-
-    @pytest.mark.tier2
-    @pytest.mark.parametrize("operation_id", ["patchExpiringTargets"])
-    def test_counts(operation_id):
-        raise ContractViolation("instruction-counts", "totalInstructions 0, but 1 were sent")
-
-
-    @pytest.mark.tier2
-    @pytest.mark.parametrize("operation_id", ["patchExpiringUserTargets"])
-    def test_indices(operation_id):
-        raise ContractViolation("error-indices", "instructionIndex 7 is not in 0..0")
-
-
-    @pytest.mark.tier2
-    @pytest.mark.parametrize("operation_id", ["getSegment"])
-    def test_fine(operation_id):
-        pass
-''')
+from suite_helpers import SYNTHETIC_TESTS, Run, synthetic_session_with_file
 
 ALL_KNOWN = """\
 known:
@@ -61,8 +36,8 @@ known:
 """
 
 
-all_known = synthetic_session_with_file(TESTS, "--known", "known.yaml", ALL_KNOWN)
-expired = synthetic_session_with_file(TESTS, "--known", "known.yaml", EXPIRED)
+all_known = synthetic_session_with_file(SYNTHETIC_TESTS, "--known", "known.yaml", ALL_KNOWN)
+expired = synthetic_session_with_file(SYNTHETIC_TESTS, "--known", "known.yaml", EXPIRED)
 
 
 def test_a_run_whose_every_failure_is_known_passes(all_known: tuple[Path, Run]) -> None:
