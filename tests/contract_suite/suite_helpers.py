@@ -22,7 +22,8 @@ import pytest
 
 __all__ = [
     "PYTHON", "ROOT", "SYNTHETIC_CONFTEST", "SYNTHETIC_TESTS", "Run", "files_containing",
-    "recognisable_token", "run", "synthetic_session", "synthetic_session_with_file",
+    "recognisable_token", "run", "synthetic_pytest", "synthetic_session",
+    "synthetic_session_with_file",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +35,12 @@ SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD
 
 # The conftest of a synthetic session: the report plugin against a made-up live target, with
 # the recorder as a fixture (tests record exchanges as the suite's transport would, and the
-# checks tell it which rules they check). `SYNTHETIC_OPTIONS` adds suite options (--known ...).
+# checks tell it which rules they check). `SYNTHETIC_OPTIONS` adds suite options (--known ...);
+# `SYNTHETIC_ROOT` names the folder whose tests the plugin reports (default: every test).
 SYNTHETIC_CONFTEST = '''
 import os
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +64,10 @@ def pytest_configure(config):
         raise pytest.UsageError(f"contract suite: {exc}") from None
     config.stash[RECORDER] = Recorder.for_tokens(settings.token, settings.readonly_token)
     checks.listen(config.stash[RECORDER].rule_checked)
-    config.pluginmanager.register(
-        ConformanceReport(settings, config.stash[RECORDER], seed=1234), "report")
+    root = os.environ.get("SYNTHETIC_ROOT")
+    config.pluginmanager.register(ConformanceReport(
+        settings, config.stash[RECORDER], seed=1234, root=Path(root).resolve() if root else None,
+    ), "report")
 
 
 @pytest.fixture
@@ -118,10 +123,17 @@ def synthetic_session(directory: Path, tests: str, options: str = "",
     """Run `tests` (a test module's source) as a synthetic session in `directory`, with the
     suite options `options`; its reports go to `directory`/reports."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "conftest.py").write_text(SYNTHETIC_CONFTEST)
     (directory / "test_synthetic.py").write_text(tests)
-    return run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                "--junitxml=reports/junit.xml", "test_synthetic.py"], cwd=directory,
+    return synthetic_pytest(directory, ["--junitxml=reports/junit.xml", "test_synthetic.py"],
+                            options, env)
+
+
+def synthetic_pytest(directory: Path, args: list[str], options: str = "",
+                     env: dict[str, str] | None = None) -> Run:
+    """pytest with `args` in `directory` (its test files already there) under the synthetic
+    conftest, with the suite options `options`."""
+    (directory / "conftest.py").write_text(SYNTHETIC_CONFTEST)
+    return run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=directory,
                env={"LD_API_TOKEN": "synthetic-token", "LD_PROJECT_KEY": "default",
                     "LD_ENVIRONMENT_KEY": "test", "SYNTHETIC_OPTIONS": options, **(env or {})})
 
