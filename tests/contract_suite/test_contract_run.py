@@ -93,3 +93,13 @@ def test_the_kits_mock_meets_the_shipped_default_gate(session: tuple[Path, Run])
     assert result.returncode == 0, result.output[-3000:]
     gate = json.loads((directory / "reports" / "results.json").read_text())["coverage_gate"]
     assert gate["gaps"] == [] and gate["file"].endswith("coverage-default.yaml")
+
+
+def test_a_contract_session_warns_of_nothing_and_junit_keeps_the_stateful_figures(
+        session: tuple[Path, Run]) -> None:
+    """A team's run prints no pytest warning of the suite's own making (``record_property``
+    warns under JUnit's xunit2 family), and the stateful run's size still reaches junit.xml."""
+    directory, result = session
+    assert "PytestWarning" not in result.output, result.output[-3000:]
+    junit = (directory / "reports" / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="stateful_runs"' in junit and 'name="stateful_steps"' in junit
