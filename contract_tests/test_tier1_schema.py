@@ -10,7 +10,8 @@ Against a base URL, Schemathesis' requests go through the suite's retry policy (
 429 waits, bounded retries of idempotent requests; a request lost to the network or a gateway
 fails the example as an `InfrastructureError`, which the report keeps apart from contract
 failures. The ``ignored_auth`` check sends its own probes without credentials (which the server
-cannot apply); one answered by a gateway or rate limiter rather than the API is sent again.
+cannot apply), once per operation and run (:class:`AuthProbes`); one answered by a gateway or
+rate limiter rather than the API is sent again, counted against the budget.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import copy
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -36,6 +38,7 @@ from .conftest import Suite
 from .families import FAMILIES
 from .network import GATEWAY_STATUSES, InfrastructureError, RetryPolicy
 from .observe import read_schedules
+from .pacing import Pacer
 from .plans import DAY_MS
 from .provisioning import CREATES, Provisioned
 from .raw import path_values
@@ -48,31 +51,59 @@ _PROBE_STATUS = re.compile(r"got `(\d{3})")  # how IgnoredAuth names the probe's
 _NOT_THE_API = GATEWAY_STATUSES | {429}
 
 
-def ignored_auth_despite_the_network(ctx: Any, response: Any, case: Any) -> bool | None:
-    """`ignored_auth`, with its probes (requests without valid credentials, which the server
-    cannot apply) sent again when a gateway, the rate limiter or the network answered them."""
-    policy = RetryPolicy()
-    last: BaseException | None = None
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return ignored_auth(ctx, response, case)
-        except IgnoredAuth as failure:
-            match = _PROBE_STATUS.search(failure.message or "")
-            if match is None or int(match.group(1)) not in _NOT_THE_API:
-                raise
-            last = failure
-            time.sleep(1.0 if match.group(1) == "429" else policy.backoff(attempt))
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            last = exc
-            time.sleep(policy.backoff(attempt))
-    raise InfrastructureError(
-        f"{case.operation.label}: the authentication probe got no answer from the API "
-        f"in {policy.attempts} attempts ({type(last).__name__}: {last})") from last
+@dataclass
+class AuthProbes:
+    """What a run learnt of each operation's authentication, so that Schemathesis'
+    ``ignored_auth`` sends its two probes (no credentials, an invalid one) once per operation
+    and run, as Schemathesis' own runner does. Its pytest integration keeps no such record and
+    would probe after every successful example: hundreds of requests that pass neither the
+    suite's budget nor its rate cap. The run's budget keeps two per operation for them
+    (``contract_tests.conftest.PROBES``); a probe sent again, after a gateway or the rate
+    limiter answered it, is counted and paced by ``pacer`` like any other request."""
+
+    pacer: Pacer | None
+    enforced: set[str] = field(default_factory=set)  # operations whose probes were refused
+    failures: dict[str, IgnoredAuth] = field(default_factory=dict)  # operation -> its failure
+
+    def check(self, ctx: Any, response: Any, case: Any) -> bool | None:
+        """``ignored_auth``, once per operation: a later successful example of an operation
+        whose probes were answered gets the same verdict without sending them again."""
+        label = case.operation.label
+        failure = self.failures.get(label)
+        if failure is not None and 200 <= response.status_code < 300:
+            raise failure
+        ctx.auth_enforced_operations = self.enforced  # Schemathesis skips those it confirmed
+        policy = RetryPolicy()
+        last: BaseException | None = None
+        for attempt in range(1, policy.attempts + 1):
+            if attempt > 1 and self.pacer is not None:
+                for _ in range(2):
+                    self.pacer.before_send(f"{label}: an authentication probe again", None)
+            try:
+                return ignored_auth(ctx, response, case)
+            except IgnoredAuth as found:
+                match = _PROBE_STATUS.search(found.message or "")
+                if match is None or int(match.group(1)) not in _NOT_THE_API:
+                    self.failures[label] = found
+                    raise
+                last = found
+                time.sleep(1.0 if match.group(1) == "429" else policy.backoff(attempt))
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                last = exc
+                time.sleep(policy.backoff(attempt))
+        raise InfrastructureError(
+            f"{label}: the authentication probe got no answer from the API "
+            f"in {policy.attempts} attempts ({type(last).__name__}: {last})") from last
+
+    def as_check(self) -> Any:
+        """The check under ``ignored_auth``'s name, which the reports and the rules know."""
+        def check(ctx: Any, response: Any, case: Any) -> bool | None:
+            return self.check(ctx, response, case)
+
+        check.__name__ = "ignored_auth"
+        return check
 
 
-ignored_auth_despite_the_network.__name__ = "ignored_auth"
-
-CHECKS = [*SCHEMA_CHECKS, ignored_auth_despite_the_network]
 # Setup operations validate more than their schema can say (JSON-patch paths, variation ids,
 # duplicate keys), so a schema-valid body may rightly get 400 or 409 there.
 SETUP_OPERATIONS = {op_id for op_id, op in OPERATIONS.items()
@@ -163,6 +194,12 @@ def http_session(suite: Suite) -> Any:
     return None if suite.settings.in_process else suite.target.requests_session()
 
 
+@pytest.fixture(scope="session")
+def auth_probes(suite: Suite) -> AuthProbes:
+    """One record for the run (each pytest-xdist worker runs whole operations)."""
+    return AuthProbes(suite.target.pacer)
+
+
 @pytest.fixture
 def created(suite: Suite) -> Iterator[list[tuple[str, str]]]:
     """Resources a create may have made during one test (every example's key is remembered by
@@ -210,7 +247,7 @@ def _record(suite: Suite, operation_id: str, response: Any) -> None:
 @schema.parametrize()
 def test_schema_conformance(
     case: Any, suite: Suite, tier1: Provisioned, created: list[tuple[str, str]],
-    http_session: Any,
+    http_session: Any, auth_probes: AuthProbes,
 ) -> None:
     operation_id = case.operation.definition.raw["operationId"]
     _bind(case, suite, tier1, operation_id)
@@ -223,6 +260,7 @@ def test_schema_conformance(
             kind = CREATES[operation_id]
             suite.provisioning.track(kind, body["key"])  # a server that kept another key
             created.append((kind, body["key"]))
-    checks = [c for c in CHECKS
-              if not (c is positive_data_acceptance and operation_id in SETUP_OPERATIONS)]
+    checks = [*(c for c in SCHEMA_CHECKS
+                if not (c is positive_data_acceptance and operation_id in SETUP_OPERATIONS)),
+              auth_probes.as_check()]
     case.validate_response(response, checks=checks)

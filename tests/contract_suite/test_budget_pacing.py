@@ -144,12 +144,12 @@ def _served(mock: MockProcess) -> int:
     return int(response.json()["count"])
 
 
-def _contract(mock: MockProcess, tmp_path: Path, budget: int,
-              workers: int = 1) -> tuple[str, int, float]:
+def _contract(mock: MockProcess, tmp_path: Path, budget: int, workers: int = 1,
+              options: tuple[str, ...] = ()) -> tuple[str, int, float]:
     started = time.monotonic()
     result = run([PYTHON, "-m", "contract_tests.run", "--base-url", mock.base_url,
                   "--max-requests", str(budget), "--seed", "1", "--workers", str(workers),
-                  "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, env=ENV,
+                  "--reports-dir", str(tmp_path / "reports"), *options], cwd=tmp_path, env=ENV,
                  timeout=300)
     return result.output, result.returncode, time.monotonic() - started
 
@@ -169,6 +169,21 @@ def test_a_budget_of_500_is_kept_at_the_server_and_reaches_every_operation(
     tier1_passed = {cell["operation"] for cell in results["matrix"]
                     if cell["tier"] == "tier1" and cell["passed"]}
     assert tier1_passed == set(OPERATIONS)  # tier 1 of every operation ran
+    assert resources_left(mock.db) == []
+
+
+def test_a_budget_is_kept_at_the_server_with_tier_1s_boundary_phase_on(
+        mock: MockProcess, tmp_path: Path) -> None:
+    """Tier 1 alone in 1,000 requests runs its boundary phase, whose successful examples are
+    many: Schemathesis' authentication probes (past the suite's transport) go once per
+    operation, inside what the budget keeps for them, not after each of those examples."""
+    before = _served(mock)
+    output, status, _ = _contract(mock, tmp_path, 1000, options=("--tiers", "1"))
+    sent = _served(mock) - before
+    print(f"\n[budget] MAX_REQUESTS=1000 TIERS=1: {sent} requests counted at the server")
+    assert "tier 1 coverage phase on" in output, output[-3000:]
+    assert status in (0, 2), output[-3000:]  # passed, or stopped cleanly at the budget
+    assert sent <= 1000
     assert resources_left(mock.db) == []
 
 
