@@ -26,7 +26,7 @@ from .pacing import BudgetSpent
 from .progress import ProgressFile, worker_path
 from .provisioning import Provisioned, Provisioning, new_run_id
 from .recorder import Recorder
-from .report import ConformanceReport, discard_reports
+from .report import RUN, ConformanceReport, discard_reports
 from .settings import (
     ConfigurationError,
     SuiteSettings,
@@ -179,6 +179,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in kept if item.nodeid not in dropped]
     config.stash[PLAN] = plan
+    if config.stash[RUN].max_requests is not None:
+        config.stash[RUN].plan = plan  # the reports say what the budget left of the run
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and chosen.max_requests is not None and not chosen.in_process:
         reporter.write_line(f"contract plan for a budget of {chosen.max_requests} requests: "

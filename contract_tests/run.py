@@ -152,8 +152,11 @@ def _workers(value: str) -> int:
 
 
 def _with_budget(command: list[str], remaining: int) -> list[str]:
+    """The pytest command with what the pre-flight left of the budget (and the budget as given,
+    which the reports and their re-run command show)."""
     at = command.index("--max-requests")
-    return [*command[:at + 1], str(remaining), *command[at + 2:]]
+    return [*command[:at + 1], str(remaining), "--max-requests-asked", command[at + 1],
+            *command[at + 2:]]
 
 
 def _run_pytest(command: list[str], progress: Path) -> int:

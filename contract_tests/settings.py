@@ -9,6 +9,7 @@ here too, so a mistake in one stops the run before any request.
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,12 +86,19 @@ class SuiteSettings:
     mock_policy: str = "reference"  # in-process: the tier-3 policy variant the mock is built with
     expect_policy: str | None = None  # tier 3 checks this variant (default: the mock's own)
     max_requests: int | None = None  # a live target: never send more (pacing.py)
+    # MAX_REQUESTS as the user gave it, where make contract's pre-flight spent some of it
+    max_requests_asked: int | None = None
     rate: float | None = None  # a live target: at most this many requests per second
     tiers: frozenset[str] | None = None  # run only these tiers ("1", "2", "3"); None: all
     operations: frozenset[str] | None = None  # run only the tests of these operationIds
     plan_only: bool = False  # print what would run and its estimate; send nothing
     workers: int = 1  # pytest-xdist workers of the run (they share the budget and the rate)
     files: RunFiles = field(default_factory=RunFiles)  # coverage gate, baseline, previous run
+
+    @property
+    def budget_asked(self) -> int | None:
+        """MAX_REQUESTS as given: what the reports and the re-run command show."""
+        return self.max_requests_asked or self.max_requests
 
     @property
     def in_process(self) -> bool:
@@ -155,6 +163,7 @@ def add_options(parser: Any) -> None:
         "in reserve); the examples per test are chosen to fit, and a run that reaches N stops "
         "and is reported incomplete",
     )
+    group.addoption("--max-requests-asked", type=int, default=None, help=argparse.SUPPRESS)
     group.addoption(
         "--rate", type=float, default=None, metavar="R",
         help="a live target: at most R requests per second (the target's own X-Ratelimit-* "
@@ -229,6 +238,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         mock_policy=mock_policy,
         expect_policy=expect_policy,
         max_requests=max_requests,
+        max_requests_asked=getattr(options, "max_requests_asked", None),
         rate=rate,
         tiers=_listed(options, "tiers", {"1", "2", "3"}, "TIERS"),
         operations=_listed(options, "ops", _operation_ids(), "OPS"),

@@ -19,7 +19,7 @@ from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
 from ..checks import ContractViolation
 from ..network import is_infrastructure
-from ..recorder import Credential, Exchange
+from ..recorder import CREDENTIAL_PLACEHOLDERS, Credential, Exchange
 from .model import INFRASTRUCTURE, FailureRecord
 from .repro import choose, split
 
@@ -28,6 +28,7 @@ __all__ = ["Violation", "failure_records", "reproduction", "violations_of"]
 MAX_MESSAGE = 2000  # characters of a failure message kept in the reports
 
 _CURL_BLOCK = re.compile(r"Reproduce with:\s*\n\s*\n((?:[ \t]+\S.*(?:\n|$))+)")
+_MASKED = re.compile(r"-H 'Authorization: \[Filtered\]'")  # how Schemathesis hides the token
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ def _curl_in(text: str) -> tuple[str, ...]:
     )
 
 
+def _unmasked(curl: tuple[str, ...], credential: Credential) -> tuple[str, ...]:
+    """Schemathesis' curls with the credential they carried named as the suite's own curls name
+    it (``$LD_API_TOKEN``, in double quotes so that a shell expands it) in place of its
+    ``[Filtered]``, so that they can be pasted."""
+    header = f'-H "Authorization: {CREDENTIAL_PLACEHOLDERS[credential]}"'
+    return tuple(_MASKED.sub(header, line) for line in curl)
+
+
 def violations_of(exc: BaseException) -> list[Violation]:
     """Every failure an exception stands for; exception groups are flattened."""
     found: list[Violation] = []
@@ -87,7 +96,8 @@ def _walk(exc: BaseException, curl: tuple[str, ...], notes: str, out: list[Viola
         credential: Credential | None = None
         if isinstance(exc, IgnoredAuth) and exc.scenario != AuthScenario.NO_AUTH:
             credential = "unknown"  # the probe with made-up credentials
-        out.append(Violation(rule, "tier1", _clip(text), curl,
+        sent = credential or ("unknown" if isinstance(exc, IgnoredAuth) else "writer")
+        out.append(Violation(rule, "tier1", _clip(text), _unmasked(curl, sent),
                              probe=isinstance(exc, IgnoredAuth), probe_credential=credential))
     elif is_infrastructure(exc):
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

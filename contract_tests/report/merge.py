@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..budget import RunPlan
 from .model import NOT_RUN, FailureRecord, Result, RunData
 
 __all__ = ["PART_KEY", "WorkerPart", "merge_part", "part_of"]
@@ -40,6 +41,7 @@ class WorkerPart:
     examples_run: int
     duration_s: float
     stopped: str | None
+    plan: RunPlan | None  # the same on every worker
 
 
 def part_of(run: RunData) -> bytes:
@@ -47,7 +49,8 @@ def part_of(run: RunData) -> bytes:
     ``workeroutput``."""
     return pickle.dumps(WorkerPart(
         run.seed, run.tests, run.checks, run.failures, run.statuses, run.instructions, run.usage,
-        run.network, run.choices, run.requests, run.examples_run, run.duration_s, run.stopped))
+        run.network, run.choices, run.requests, run.examples_run, run.duration_s, run.stopped,
+        run.plan))
 
 
 def _summed(ours: Mapping[K, int], theirs: Mapping[K, int]) -> dict[K, int]:
@@ -93,3 +96,4 @@ def merge_part(run: RunData, shipped: Any) -> None:
     run.examples_run += part.examples_run
     run.duration_s = max(run.duration_s, part.duration_s)  # the workers ran side by side
     run.stopped = run.stopped or part.stopped
+    run.plan = run.plan or part.plan

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
+from ..budget import RunPlan
 from ..markers import TIER_MARKERS
 from ..recorder import Exchange
 from ..settings import SuiteSettings
@@ -125,9 +126,11 @@ class RunData:
     seed: int
     examples_per_test: int
     in_process: bool
-    rerun: str = ""  # the command that repeats this run (same target, seed, examples)
+    rerun: str = ""  # the command that repeats this run (same target, seed, plan)
     shrink: bool = True
-    selection: Mapping[str, str] = field(default_factory=dict)  # -m / -k given, if any
+    selection: Mapping[str, str] = field(default_factory=dict)  # TIERS, OPS, -m, -k given
+    max_requests: int | None = None  # a live target's request budget (MAX_REQUESTS)
+    plan: RunPlan | None = None  # what the budget left of the run (None: no budget)
     app: str | None = None  # in-process: the --app that was tested
     kit_mock: bool = False
     target_id: str = ""  # what a comparison must match (settings.SuiteSettings.target_id)
@@ -151,6 +154,14 @@ class RunData:
     previous: PreviousRun | None = None  # --compare
 
     # -- what happened ----------------------------------------------------------------------
+
+    @property
+    def budget_cut(self) -> bool:
+        """The budget made the run smaller than asked: fewer examples, no boundary phase, or
+        tests left out. A pass then proves less, and every output says so."""
+        plan = self.plan
+        return plan is not None and (plan.examples < self.examples_per_test
+                                     or not plan.schema_coverage or bool(plan.dropped))
 
     @property
     def contract_failures(self) -> list[FailureRecord]:
@@ -264,27 +275,51 @@ class RunData:
         return [*TIERS, *extra]
 
 
+def _listed(values: frozenset[str] | None) -> str | None:
+    return ",".join(sorted(values)) if values is not None else None
+
+
+def _rate(rate: float | None) -> str | None:
+    return None if rate is None else f"{rate:g}"
+
+
+def chosen_tests(settings: SuiteSettings) -> dict[str, str]:
+    """The run's selection by the suite's own settings (TIERS, OPS), as make variables."""
+    chosen = {"TIERS": _listed(settings.tiers), "OPS": _listed(settings.operations)}
+    return {name: value for name, value in chosen.items() if value is not None}
+
+
 def rerun_command(settings: SuiteSettings, seed: int) -> str:
-    """The command that repeats a run: the same target, seed and examples per test."""
+    """The command that repeats a run: the same target, seed, examples per test, selection,
+    and against a URL the same budget and rate (without them it would be another plan)."""
+    chosen = chosen_tests(settings)
     if settings.in_process:
         options = [f"--hypothesis-seed={seed}", f"--examples {settings.examples}",
                    *([f"--app {settings.app_factory}"] if settings.app_factory else []),
                    *([f"--mock-policy {settings.mock_policy}"]
                      if settings.mock_policy != "reference" else []),
+                   *(f"--{name.lower()} {value}" for name, value in chosen.items()),
                    *([] if settings.shrink else ["--no-shrink"]),
                    *([f"-n {settings.workers}"] if settings.workers > 1 else [])]
         return "pytest contract_tests " + " ".join(options)
-    where = "" if settings.kit_mock else f" BASE_URL={settings.base_url}"
-    return (f"make contract{where} SEED={seed} EXAMPLES={settings.examples}"
-            + ("" if settings.shrink else " NO_SHRINK=1")
-            + (f" WORKERS={settings.workers}" if settings.workers > 1 else ""))
+    variables = {"BASE_URL": None if settings.kit_mock else settings.base_url,
+                 "SEED": str(seed), "EXAMPLES": str(settings.examples),
+                 "MAX_REQUESTS": None if settings.budget_asked is None
+                 else str(settings.budget_asked),
+                 "RATE": _rate(settings.rate), **chosen,
+                 "NO_SHRINK": None if settings.shrink else "1",
+                 "WORKERS": str(settings.workers) if settings.workers > 1 else None}
+    return "make contract" + "".join(f" {name}={value}" for name, value in variables.items()
+                                     if value is not None)
 
 
 def new_run(settings: SuiteSettings, seed: int, selection: Mapping[str, str]) -> RunData:
     return RunData(
         target=settings.target_name, seed=seed, examples_per_test=settings.examples,
         in_process=settings.in_process, rerun=rerun_command(settings, seed),
-        shrink=settings.shrink, selection=dict(selection), app=settings.app_factory,
+        shrink=settings.shrink, selection={**chosen_tests(settings), **selection},
+        max_requests=None if settings.in_process else settings.budget_asked,
+        app=settings.app_factory,
         kit_mock=settings.kit_mock, target_id=settings.target_id,
         reports_dir=str(settings.reports_dir),
         gate_file=str(settings.coverage_gate.path) if settings.coverage_gate else None,

@@ -72,7 +72,8 @@ def results_document(run: RunData) -> dict[str, Any]:
         "seed": run.seed,
         "settings": {"examples_per_test": run.examples_per_test, "shrink": run.shrink,
                      "selection": dict(run.selection), "in_process": run.in_process,
-                     "kit_mock": run.kit_mock, "app": run.app},
+                     "kit_mock": run.kit_mock, "app": run.app,
+                     "max_requests": run.max_requests, "budget_plan": _plan(run)},
         "status": run.status,
         "incomplete_reason": run.incomplete_reason,
         "rerun": run.rerun,
@@ -90,6 +91,17 @@ def results_document(run: RunData) -> dict[str, Any]:
                     for point, answer, n in view.choices],
         "network": dict(sorted(run.network.items())),
     }
+
+
+def _plan(run: RunData) -> dict[str, Any] | None:
+    """What the request budget left of the run; None without a budget."""
+    plan = run.plan
+    if run.max_requests is None or plan is None:
+        return None
+    return {"cut": run.budget_cut, "examples_per_test": plan.examples,
+            "schema_coverage_phase": plan.schema_coverage, "stateful_runs": plan.stateful_runs,
+            "stateful_steps": plan.stateful_steps, "tests_left_out": sorted(plan.dropped),
+            "estimated_requests": plan.estimate}
 
 
 def _coverage(view: ReportView) -> dict[str, Any]:

@@ -163,7 +163,8 @@ def build_view(run: RunData) -> ReportView:
     rows, details = coverage_views(coverages, run.gaps)
     comparison = compare(run, covered(coverages))
     return ReportView(
-        run=run, totals=totals, status=run.status, banner=_banner(run, totals),
+        run=run, totals=totals, status=run.status,
+        banner=_banner(run, totals) + _cut_note(run, coverages),
         overview=_overview(run, totals, comparison), tiers=tuple(run.tiers()),
         matrix=_matrix(run, totals, (*failures, *infra)), tier_rows=_tier_rows(run, totals),
         not_run=tuple((tier, op, n) for (tier, op), n in sorted(
@@ -178,6 +179,28 @@ def build_view(run: RunData) -> ReportView:
 def _tier_rank(run: RunData, tier: str) -> int:
     tiers = run.tiers()
     return tiers.index(tier) if tier in tiers else len(tiers)
+
+
+def _cut_note(run: RunData, coverages: tuple[OperationCoverage, ...]) -> str:
+    """After the banner of a run the budget cut: so that a pass is read as the smaller proof
+    it is, with the tier-2 rules no operation's test exercised."""
+    if not run.budget_cut or run.plan is None:
+        return ""
+    reached: Counter[str] = Counter()
+    for coverage in coverages:
+        for item in coverage.of("rule"):
+            reached[item.name] += item.count  # zero counts too: the rule is listed
+    never = sorted(name for name, count in reached.items() if count == 0)
+    unexercised = (f"; tier-2 rules never exercised: {len(never)} ({', '.join(never)})"
+                   if never else "")
+    return (f" The request budget ({run.max_requests}) cut this run: "
+            f"{_examples(run.plan.examples)} per test ({run.examples_per_test} asked), "
+            f"{len(run.plan.dropped)} tests left out{unexercised}; the Coverage section has the "
+            "rest.")
+
+
+def _examples(count: int) -> str:
+    return f"{count} example" + ("" if count == 1 else "s")
 
 
 def _banner(run: RunData, totals: Totals) -> str:
@@ -204,8 +227,23 @@ def _banner(run: RunData, totals: Totals) -> str:
 
 def _overview(run: RunData, totals: Totals,
               comparison: Comparison | None) -> tuple[tuple[str, str], ...]:
-    selection = "; ".join(f"{k} {v}" for k, v in run.selection.items()) or "every test"
-    return (*_basics(run, totals, selection), *_file_lines(run, comparison))
+    selection = "; ".join(f"{k} {v}" if k.startswith("-") else f"{k}={v}"
+                          for k, v in run.selection.items()) or "every test"
+    return (*_basics(run, totals, selection), ("request budget", _budget_line(run)),
+            *_file_lines(run, comparison))
+
+
+def _budget_line(run: RunData) -> str:
+    """What MAX_REQUESTS left of the run (contract_tests/budget.py's plan)."""
+    plan = run.plan
+    if run.max_requests is None or plan is None:
+        return "none (MAX_REQUESTS=N)" if not run.in_process else "none (in process)"
+    shape = (f"{_examples(plan.examples)} per test ({run.examples_per_test} asked), tier 1's "
+             f"boundary phase {'on' if plan.schema_coverage else 'off'}, "
+             f"{plan.stateful_runs} stateful run(s) of {plan.stateful_steps} steps, "
+             f"{len(plan.dropped)} tests left out; about {plan.estimate} requests planned")
+    verdict = "cut the run to fit" if run.budget_cut else "the whole run fitted"
+    return f"{run.max_requests} requests: {verdict}: {shape}"
 
 
 def _file_lines(run: RunData, comparison: Comparison | None) -> tuple[tuple[str, str], ...]:
@@ -229,7 +267,10 @@ def _basics(run: RunData, totals: Totals, selection: str) -> tuple[tuple[str, st
                                          if run.status == "incomplete" else "")),
         ("target", run.target),
         ("seed", f"{run.seed} (`--hypothesis-seed={run.seed}`; re-run: `{run.rerun}`)"),
-        ("examples per test", str(run.examples_per_test)
+        ("examples per test", (f"{run.plan.examples} ({run.examples_per_test} asked; the "
+                               "request budget cut it)" if run.plan is not None
+                               and run.plan.examples < run.examples_per_test
+                               else str(run.examples_per_test))
          + ("" if run.shrink else " (failing examples not shrunk)")),
         ("selection", selection),
         ("duration", f"{run.duration_s:.1f} s"),

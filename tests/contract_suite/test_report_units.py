@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import httpx
 from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 
+from contract_tests.budget import RunPlan
 from contract_tests.checks import ContractViolation
 from contract_tests.recorder import Recorder
 from contract_tests.report import (
@@ -22,6 +24,10 @@ from contract_tests.report import (
     summary_lines,
     violations_of,
 )
+from contract_tests.report.model import rerun_command
+from contract_tests.report.results import results_document
+from contract_tests.report.view import build_view
+from contract_tests.settings import SuiteSettings
 from generated.operations import OPERATIONS
 
 SCHEMATHESIS_MESSAGE = """Schemathesis found 1 distinct failure
@@ -62,7 +68,8 @@ def test_a_schemathesis_failure_names_its_check_and_carries_its_curl() -> None:
     (found,) = violations_of(FailureGroup([failure], SCHEMATHESIS_MESSAGE))
     assert (found.rule, found.tier) == ("negative_data_rejection", "tier1")
     assert found.message.startswith("ST201 Schema-violating request accepted")
-    assert found.curl == (("curl -X PATCH -H 'Authorization: [Filtered]' -d "
+    # the token Schemathesis masks is named as in the suite's own curls, so the line pastes
+    assert found.curl == (("curl -X PATCH -H \"Authorization: $LD_API_TOKEN\" -d "
                           "'{\"instructions\": []}' http://testserver/api/v2/x"),)
 
 
@@ -158,3 +165,49 @@ def test_the_guard_replaces_every_secret_in_written_files(tmp_path: Path) -> Non
     clean.write_text("nothing")
     assert scrub_files([dirty, clean, tmp_path / "missing"], ("tok-1", "ro-2")) == [dirty]
     assert dirty.read_text() == "x *** y *** z"
+
+
+def _live(**changes: object) -> SuiteSettings:
+    return SuiteSettings(base_url="https://staging.example", token="t", readonly_token=None,
+                         project_key="p", environment_key="e", kit_mock=False, examples=25,
+                         reports_dir=Path("reports"), **changes)  # type: ignore[arg-type]
+
+
+def test_the_rerun_command_repeats_the_budget_rate_and_selection() -> None:
+    """Without the budget the printed command would send staging a run many times larger."""
+    live = _live(max_requests=300, rate=2.5, tiers=frozenset({"2", "1"}),
+                 operations=frozenset({"patchExpiringTargets", "getSegment"}), shrink=False,
+                 workers=2)
+    assert rerun_command(live, 7) == (
+        "make contract BASE_URL=https://staging.example SEED=7 EXAMPLES=25 MAX_REQUESTS=300 "
+        "RATE=2.5 TIERS=1,2 OPS=getSegment,patchExpiringTargets NO_SHRINK=1 WORKERS=2")
+    assert rerun_command(_live(rate=20.0), 7).endswith("EXAMPLES=25 RATE=20")
+    in_process = dataclasses.replace(live, base_url=None)
+    assert rerun_command(in_process, 7) == (
+        "pytest contract_tests --hypothesis-seed=7 --examples 25 --tiers 1,2 "
+        "--ops getSegment,patchExpiringTargets --no-shrink -n 2")
+
+
+def test_a_run_the_budget_cut_says_so_in_every_output() -> None:
+    """A pass of a budgeted run proves less than a full one: the banner (terminal, Markdown,
+    HTML), the overview and results.json say what the budget left out and which tier-2 rules
+    no test exercised."""
+    data = dataclasses.replace(_data(), failures=[], max_requests=300,
+                               plan=RunPlan(1, False, 1, 10, ("t.py::a", "t.py::b"), 260))
+    view = build_view(data)
+    assert data.budget_cut
+    assert ("The request budget (300) cut this run: 1 example per test (10 asked), 2 tests "
+            "left out; tier-2 rules never exercised: ") in view.banner
+    never = view.banner.split("never exercised: ")[1]
+    assert next(r for r in OPERATIONS[next(iter(OPERATIONS))].rules) in never
+    overview = dict(view.overview)
+    assert overview["examples per test"] == "1 (10 asked; the request budget cut it)"
+    assert overview["request budget"].startswith("300 requests: cut the run to fit: 1 example per")
+    assert view.banner in render_markdown(data) and view.banner in render_html(data)
+    assert any(view.banner in line for line in summary_lines(data, []))
+    plan = results_document(data)["settings"]["budget_plan"]
+    assert plan["cut"] and plan["tests_left_out"] == ["t.py::a", "t.py::b"]
+    whole = dataclasses.replace(data, plan=RunPlan(10, True, 3, 40, (), 900))
+    assert not whole.budget_cut and "budget" not in build_view(whole).banner
+    assert dict(build_view(whole).overview)["request budget"].startswith(
+        "300 requests: the whole run fitted")
