@@ -66,3 +66,14 @@ def test_the_server_refuses_to_start_with_one_line(tmp_path: Path) -> None:
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert len(lines) == 1, lines
     assert "policy.past_dates must be one of refuse, accept" in lines[0]
+
+
+def test_the_docs_table_names_every_switch_and_each_of_its_answers() -> None:
+    """docs/mock-server.md's switch table is how a team finds the setting that makes the mock
+    answer as their server does (make compare names them too): no switch may go missing."""
+    text = (ROOT / "docs" / "mock-server.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in text.splitlines()
+            if line.startswith("| `")}
+    for switch, answers in CHOICES.items():
+        assert switch in rows, f"docs/mock-server.md has no row for policy.{switch}"
+        assert all(f"`{answer}`" in rows[switch] for answer in answers), rows[switch]
