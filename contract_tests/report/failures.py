@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from hypothesis.errors import Flaky
 from schemathesis.core.failures import Failure as SchemathesisFailure
 from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
@@ -110,6 +111,16 @@ def _walk(exc: BaseException, curl: tuple[str, ...], notes: str, out: list[Viola
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
         out.append(Violation(INFRASTRUCTURE, None, _clip(text + notes), curl,
                              infrastructure=True))
+    elif isinstance(exc, Flaky) and isinstance(
+            violation := _behind(exc, lambda e: isinstance(e, ContractViolation)),
+            ContractViolation):
+        # Hypothesis' replay of a failing example met a broken rule earlier than the first
+        # run did: what the first run wrote was still there (e.g. removes that remove nothing)
+        message = str(violation).removeprefix(f"[{violation.rule}] ")
+        out.append(Violation(violation.rule, f"tier{violation.tier}", _clip(
+            f"{message}\n(met when Hypothesis replayed the failing example, which then "
+            f"reported {type(exc).__name__}: the server's state had not returned to what the "
+            "example started from)" + _notes(violation) + notes)))
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         out.append(Violation(type(exc).__name__, None, _clip(text + _notes(exc) + notes)))
@@ -117,10 +128,15 @@ def _walk(exc: BaseException, curl: tuple[str, ...], notes: str, out: list[Viola
 
 def _infrastructure_behind(exc: BaseException) -> BaseException | None:
     """An infrastructure failure this exception was raised while handling, if any."""
+    return _behind(exc, is_infrastructure)
+
+
+def _behind(exc: BaseException, wanted: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first exception `exc` was raised while handling (or from) that is `wanted`."""
     seen: set[int] = set()
     current = exc.__cause__ or exc.__context__
     while current is not None and id(current) not in seen:
-        if is_infrastructure(current):
+        if wanted(current):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -255,6 +255,19 @@ def failed_update_still_applies() -> Any:
     return mock_app()
 
 
+def removes_do_nothing() -> Any:
+    """A remove answers success and leaves the schedule where it was."""
+    from mock_server import expiring
+
+    apply = expiring._Change.apply
+
+    def ignoring_removes(change: Any, action: str, *rest: Any) -> bool:
+        return False if action == "remove" else apply(change, action, *rest)
+
+    expiring._Change.apply = ignoring_removes  # type: ignore[method-assign]
+    return mock_app()
+
+
 def older_versions_accepted() -> Any:
     """Only a version newer than the current one is a mismatch: an older one passes."""
     from mock_server import expiring
@@ -581,6 +594,7 @@ BREAKS: dict[str, tuple[str, ...]] = {
     "remove_drops_user_target": ("[remove-keeps-target]",),
     "update_drops_target": ("[views-agree]",),
     "failed_update_still_applies": ("[successful-take-effect]",),
+    "removes_do_nothing": ("[successful-take-effect]",),
     "all_or_nothing": ("[successful-take-effect]",),
     "dates_truncated_to_seconds": ("[successful-take-effect]",),
     "long_keys_truncated": ("[successful-take-effect]",),

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import httpx
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 
 from contract_tests.budget import RunPlan
@@ -211,3 +212,21 @@ def test_a_run_the_budget_cut_says_so_in_every_output() -> None:
     assert not whole.budget_cut and "budget" not in build_view(whole).banner
     assert dict(build_view(whole).overview)["request budget"].startswith(
         "300 requests: the whole run fitted")
+
+
+def test_hypothesis_flakiness_over_a_broken_rule_names_the_rule() -> None:
+    """A replay that met a broken rule earlier than the first run did (the server kept what
+    the first run wrote) is reported by that rule, not as Hypothesis' inconsistent data."""
+    try:
+        try:
+            raise ContractViolation("successful-take-effect", "the removes stayed")
+        except ContractViolation:
+            raise FlakyStrategyDefinition("Inconsistent data generation!") from None
+    except FlakyStrategyDefinition as flaky:
+        caught = flaky
+    assert caught.__context__ is not None  # `from None` keeps the context, hides it
+    (found,) = violations_of(caught)
+    assert (found.rule, found.tier) == ("successful-take-effect", "tier2")
+    assert found.message.startswith("the removes stayed\n(met when Hypothesis replayed")
+    (plain,) = violations_of(FlakyStrategyDefinition("Inconsistent data generation!"))
+    assert plain.rule == "FlakyStrategyDefinition"
