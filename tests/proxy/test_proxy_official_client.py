@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import official_client as ld
+import official_client as ld  # type: ignore[import-not-found]  # tests/: pytest's path
 import pytest
 from proxy_helpers import PROJECT, READER, ROOT, SEMANTIC, WRITER, Processes, ProxyRun, future
 
