@@ -111,12 +111,14 @@ proxy: install
 	$(if $(UPSTREAM),,$(error UPSTREAM=https://... is required))
 	$(PY) -m proxy --upstream '$(UPSTREAM)' --port $(PROXY_PORT) $(if $(HAR),--har '$(HAR)')
 
-# A recorded HAR file's requests sent again to BASE_URL, judged the same way (token from
-# LD_API_TOKEN; reports/replay.md and .json).
+# A recorded HAR file's requests sent again to BASE_URL, judged the same way (reports/replay.md
+# and .json). Tokens: LD_API_TOKEN for the label `writer`, LD_API_TOKEN_READONLY for `reader`;
+# an opaque label only as TOKENS maps it: TOKENS='token-1=LD_API_TOKEN_READONLY
+# token-2=LD_API_TOKEN' (docs/proxy.md).
 replay: install
 	$(if $(HAR),,$(error HAR=file.har is required))
 	$(if $(BASE_URL),,$(error BASE_URL=https://... is required))
-	$(PY) -m proxy.replay '$(HAR)' --base-url '$(BASE_URL)'
+	$(PY) -m proxy.replay '$(HAR)' --base-url '$(BASE_URL)' $(foreach t,$(TOKENS),--token '$(t)')
 
 # The mock's fidelity against BASE_URL (docs/proxy.md): one seeded plan against both, every
 # difference classified; SEED=N repeats a plan, MAX_REQUESTS=N bounds what the target gets,

@@ -14,6 +14,7 @@ from contract_tests.pacing import Pacer
 from contract_tests.settings import MOCK_READER_TOKEN, MOCK_WRITER_TOKEN
 from proxy.exchange import Credentials
 from proxy.serve import BadInput
+from proxy.tokens import ROLES, token_roles
 
 from .compare import compare
 from .mock import ENVIRONMENT, PROJECT, in_process, mock_side, policy_of
@@ -80,7 +81,8 @@ def run(settings: Settings, mock_url: str, reports_dir: Path) -> int:
             "project": settings.project, "environment": settings.environment}
     for line in summary_lines(comparison, meta):
         print(line)
-    secrets = Credentials(extra=tuple(t for t in (settings.token, settings.reader) if t))
+    secrets = Credentials(roles=token_roles({ROLES["writer"]: settings.token,
+                                             ROLES["reader"]: settings.reader}))
     written = write_reports(comparison, meta, reports_dir, secrets.redact)
     print("compare: wrote " + ", ".join(map(str, written)))
     broken = any(comparison.violations.values())

@@ -1,15 +1,15 @@
 """One request and its answer as the proxy saw them, with every credential already taken out.
 
 An `Exchange` is what every later stage works on (the checks, the HAR file, the reports), so a
-token is removed once, here: the Authorization header's value becomes a label (`token-1`,
-`token-2`, ... in the order the tokens were first seen) and any token value anywhere else in
-the exchange becomes ``***``. The tokens themselves stay in `Credentials`, in memory only.
+token is removed once, here: the Authorization header becomes a `Credential`, its scheme and the
+token's label (`writer`, `reader` for the environment's tokens, else `token-1`, ...;
+`proxy.tokens`), and any token value anywhere else in the exchange becomes ``***``. The tokens
+themselves stay in `Credentials`, in memory only.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 
 from contract_tests.recorder import redact_secrets
+
+from .tokens import Credential, split_authorization, token_roles
 
 __all__ = ["CREDENTIAL_HEADERS", "HOP_BY_HOP", "NOT_JSON", "Credentials", "Exchange",
            "end_to_end"]
@@ -28,7 +30,6 @@ HOP_BY_HOP = frozenset({
     "te", "trailer", "transfer-encoding", "upgrade",
 })
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-ENVIRONMENT_TOKENS = ("LD_API_TOKEN", "LD_API_TOKEN_READONLY")
 MIN_SECRET = 8
 Headers = tuple[tuple[str, str], ...]
 
@@ -46,11 +47,10 @@ def end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 class Credentials:
     """The tokens seen so far (in memory only) and the label each is written as."""
 
-    labels: dict[str, str] = field(default_factory=dict)
-    extra: tuple[str, ...] = field(default_factory=lambda: tuple(
-        value for name in ENVIRONMENT_TOKENS if (value := os.environ.get(name))))
-
+    roles: Mapping[str, str] = field(default_factory=token_roles)  # token -> role label
+    labels: dict[str, str] = field(init=False, default_factory=dict)  # token -> label
     secrets: tuple[str, ...] = field(init=False, default=())  # every token value to keep out
+    _opaque: int = field(init=False, default=0)  # `token-N` labels given
 
     def __post_init__(self) -> None:
         self._update()
@@ -58,11 +58,15 @@ class Credentials:
     def _update(self) -> None:
         """Values shorter than `MIN_SECRET` are no credential and would garble every text
         they occur in."""
-        self.secrets = tuple(s for s in (*self.labels, *self.extra) if len(s) >= MIN_SECRET)
+        self.secrets = tuple(s for s in {**self.roles, **self.labels} if len(s) >= MIN_SECRET)
 
     def label(self, token: str) -> str:
+        """Its role, or the next `token-N`; one token keeps one label."""
         if token not in self.labels:
-            self.labels[token] = f"token-{len(self.labels) + 1}"
+            role = self.roles.get(token)
+            if role is None:
+                self._opaque += 1
+            self.labels[token] = role or f"token-{self._opaque}"
             self._update()
         return self.labels[token]
 
@@ -75,14 +79,15 @@ class Credentials:
         return self.redact(data.decode("utf-8", "surrogateescape")).encode(
             "utf-8", "surrogateescape")
 
-    def scrub(self, headers: Iterable[tuple[str, str]]) -> tuple[Headers, str | None]:
-        """Headers without credentials, and the label of the Authorization token (None: the
-        request carried none). Credential headers other than Authorization are dropped."""
+    def scrub(self, headers: Iterable[tuple[str, str]]) -> tuple[Headers, Credential | None]:
+        """Headers without credentials, and the Authorization header as a `Credential` (None:
+        the request carried none). Credential headers other than Authorization are dropped."""
         kept, credential = [], None
         for name, value in headers:
             lowered = name.lower()
             if lowered == "authorization":
-                credential = self.label(value)
+                scheme, token = split_authorization(value)
+                credential = Credential(self.label(token), scheme)
             elif lowered not in CREDENTIAL_HEADERS:
                 kept.append((lowered, self.redact(value)))
         return tuple(kept), credential
@@ -102,7 +107,7 @@ class Exchange:
     path: str  # as sent (percent-encoded)
     request_headers: Headers
     request_body: bytes
-    credential: str | None  # the Authorization token's label; None: no Authorization header
+    credential: Credential | None  # None: no Authorization header
     status: int | None
     response_headers: Headers = ()
     response_body: bytes = b""
@@ -153,7 +158,8 @@ class Exchange:
         """What a report shows of the exchange (credentials are already out)."""
         return {
             "index": self.index, "method": self.method, "url": self.url,
-            "credential": self.credential, "status": self.status,
+            "credential": str(self.credential) if self.credential else None,
+            "status": self.status,
             "request_content_type": self.request_header("content-type"),
             "request_body": _excerpt(self.request_body),
             "response_content_type": self.response_header("content-type"),

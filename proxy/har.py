@@ -2,10 +2,11 @@
 to keep, to read in a browser's network panel, and to send again (`proxy.replay`).
 
 No credential is written: the Authorization header is left out and the entry says which token
-the request carried instead (`_authorization: token-1`, `token-2`, ... in the order the proxy
-first saw them; absent when it carried none), so a replay can send a token of its own where the
-recorded one went. Other credential headers (cookies) are dropped; a token value anywhere else
-was already replaced by ``***`` in the `Exchange`.
+the request carried instead (`_authorization`: `writer`, `reader` or `token-N`, `proxy.tokens`;
+absent when it carried none) and how (`_authorizationScheme: Bearer`; absent for a bare token),
+so a replay can send a token of its own, spelt the same, where the recorded one went. Other
+credential headers (cookies) are dropped; a token value anywhere else was already replaced by
+``***`` in the `Exchange`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .files import write_atomically
+from .tokens import Credential
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["HarError", "HarLog", "RecordedRequest", "read_har"]
 
 CREATOR = {"name": "expiring-targets-kit proxy", "version": "0.1.0"}
-AUTHORIZATION = "_authorization"
+AUTHORIZATION, SCHEME = "_authorization", "_authorizationScheme"
 
 
 class HarError(ValueError):
@@ -78,7 +80,9 @@ def entry(exchange: Exchange) -> dict[str, Any]:
                                  "receive": 0},
     }
     if exchange.credential is not None:
-        recorded[AUTHORIZATION] = exchange.credential
+        recorded[AUTHORIZATION] = exchange.credential.label
+        if exchange.credential.scheme is not None:
+            recorded[SCHEME] = exchange.credential.scheme
     if exchange.infrastructure is not None:
         recorded["_error"] = exchange.infrastructure
     return recorded
@@ -115,7 +119,7 @@ class RecordedRequest:
     path_and_query: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
-    credential: str | None
+    credential: Credential | None
 
 
 def read_har(path: Path) -> list[RecordedRequest]:
@@ -150,10 +154,17 @@ def _request(number: int, recorded: Any) -> RecordedRequest:
         body = base64.b64decode(text) if post.get("_encoding") == "base64" else text.encode()
     except ValueError:
         raise HarError(f"entry {number}: its base64 postData text cannot be decoded") from None
-    credential = recorded.get(AUTHORIZATION)
     return RecordedRequest(request["method"], (url.path or "/") + (
-        f"?{url.query}" if url.query else ""), headers, body,
-        credential if isinstance(credential, str) else None)
+        f"?{url.query}" if url.query else ""), headers, body, _credential(number, recorded))
+
+
+def _credential(number: int, recorded: dict[str, Any]) -> Credential | None:
+    label, scheme = recorded.get(AUTHORIZATION), recorded.get(SCHEME)
+    if label is None:
+        return None
+    if not isinstance(label, str) or not isinstance(scheme, str | None):
+        raise HarError(f"entry {number}: {AUTHORIZATION} and {SCHEME} are not strings")
+    return Credential(label, scheme)
 
 
 def _list(value: Any, number: int, what: str) -> Sequence[dict[str, Any]]:

@@ -77,15 +77,18 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0) 
 
 
 class ProxyRun:
-    """``python -m proxy`` in front of `upstream`; `stop` sends SIGINT and returns its status."""
+    """``python -m proxy`` in front of `upstream` (`env`: variables to set or, as "", to clear
+in its environment); `stop` sends SIGINT and returns its status."""
 
-    def __init__(self, processes: Processes, upstream: str, *extra: str) -> None:
+    def __init__(self, processes: Processes, upstream: str, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.reports = processes.directory / "reports"
         self.processes = processes
         self.proc = processes.start("proxy", "-m", "proxy", "--upstream", upstream, "--port",
-                                    str(self.port), "--reports-dir", str(self.reports), *extra)
+                                    str(self.port), "--reports-dir", str(self.reports), *extra,
+                                    env=env)
 
     def ready(self) -> ProxyRun:
         wait_http(self.url, self.proc)

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def _compare(tmp_path: Path, target: str, *extra: str) -> tuple[int, dict[str, A
 
 
 @pytest.fixture
-def policy_mock(tmp_path: Path) -> Callable[..., MockProcess]:
+def policy_mock(tmp_path: Path) -> Iterator[Callable[..., MockProcess]]:
     """A kit mock with the comparison's configuration and the given policy section."""
     started: list[MockProcess] = []
 
@@ -54,7 +54,7 @@ def policy_mock(tmp_path: Path) -> Callable[..., MockProcess]:
         server.kill()
 
 
-def _resources_left(db: Path) -> int:
+def _resources_left(db: Path | str) -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
         return sum(connection.execute(f"SELECT count(*) FROM {table} WHERE {column} LIKE 'ct-%'"
                                       ).fetchone()[0]

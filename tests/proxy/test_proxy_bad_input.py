@@ -117,14 +117,57 @@ def test_replay_of_a_missing_file(tmp_path: Path) -> None:
     assert not (tmp_path / "reports").exists()
 
 
-def test_replay_without_the_token_it_needs(tmp_path: Path) -> None:
+def _har(tmp_path: Path, label: str) -> Path:
+    """A HAR file of one request made with the token labelled `label`."""
     har = tmp_path / "traffic.har"
     har.write_text(json.dumps({"log": {"version": "1.2", "entries": [
         {"request": {"method": "GET", "url": "http://x/api/v2/flags/p/f", "headers": []},
-         "_authorization": "token-1"}]}}), encoding="utf-8")
-    result = _run("-m", "proxy.replay", str(har), "--base-url", "http://127.0.0.1:9",
-                  "--reports-dir", str(tmp_path / "reports"))
+         "_authorization": label}]}}), encoding="utf-8")
+    return har
+
+
+def test_replay_without_the_token_it_needs(tmp_path: Path) -> None:
+    result = _run("-m", "proxy.replay", str(_har(tmp_path, "writer")), "--base-url",
+                  "http://127.0.0.1:9", "--reports-dir", str(tmp_path / "reports"))
     _one_line(result, "LD_API_TOKEN is not set")
+    assert not (tmp_path / "reports").exists()
+
+
+def _replay_mapping(tmp_path: Path, *mappings: str, **variables: str
+                    ) -> subprocess.CompletedProcess[str]:
+    """A replay of a recording with an opaque label, the mappings given, `variables` set."""
+    options = [arg for mapping in mappings for arg in ("--token", mapping)]
+    return _run("-m", "proxy.replay", str(_har(tmp_path, "token-1")), "--base-url",
+                "http://127.0.0.1:9", *options, "--reports-dir", str(tmp_path / "reports"),
+                env={"PATH": "/usr/bin:/bin", **variables})
+
+
+TOKENS = {"LD_API_TOKEN": "a-writer-token-0000", "LD_API_TOKEN_READONLY": "a-reader-token-0000"}
+
+
+@pytest.mark.parametrize(("mappings", "words"), [
+    (["token-1"], ["VARIABLE LD_API_TOKEN or LD_API_TOKEN_READONLY"]),
+    (["token-1=HOME"], ["VARIABLE LD_API_TOKEN or LD_API_TOKEN_READONLY"]),
+    (["token=LD_API_TOKEN"], ["an opaque label", "token-1"]),
+    (["reader=LD_API_TOKEN"], ["an opaque label", "reader is always LD_API_TOKEN_READONLY"]),
+    (["token-1=LD_API_TOKEN", "token-1=LD_API_TOKEN_READONLY"],
+     ["mapped to LD_API_TOKEN already"]),
+], ids=["no-variable", "other-variable", "not-a-label", "role-label", "twice"])
+def test_replay_with_a_bad_token_mapping(tmp_path: Path, mappings: list[str],
+                                         words: list[str]) -> None:
+    """Refused before a request is sent (the --base-url is not even probed): one line naming
+    the mapping and what to change."""
+    result = _replay_mapping(tmp_path, *mappings, **TOKENS)
+    _one_line(result, f"--token {mappings[-1]!r}", *words)
+    assert not any(token in result.stderr for token in TOKENS.values())
+    assert not (tmp_path / "reports").exists()
+
+
+def test_replay_mapping_to_a_variable_not_set(tmp_path: Path) -> None:
+    result = _replay_mapping(tmp_path, "token-1=LD_API_TOKEN_READONLY",
+                             LD_API_TOKEN=TOKENS["LD_API_TOKEN"])
+    _one_line(result, "--token 'token-1=LD_API_TOKEN_READONLY'",
+              "LD_API_TOKEN_READONLY is not set")
     assert not (tmp_path / "reports").exists()
 
 

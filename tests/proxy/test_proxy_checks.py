@@ -1,6 +1,6 @@
 """The proxy's checks in process, without sockets: they never cry wolf (every answer the
 documents allow passes, whatever the mock's policy), they judge a sequence only when its order
-is known, and the HAR file keeps no token."""
+is known, and the HAR file keeps no token, only its label."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_helpers import ENV, PROJECT, SEMANTIC, WRITER, future
+from proxy_helpers import ENV, PROJECT, READER, SEMANTIC, WRITER, future
 
 from contract_tests.targets import mock_app
 from contract_tests.transport import SyncASGITransport
@@ -22,6 +22,7 @@ from proxy.checker import Checker
 from proxy.exchange import Credentials, Exchange
 from proxy.har import HarLog, read_har
 from proxy.ledger import Ledger
+from proxy.tokens import Credential
 
 CONTEXTS = f"/api/v2/segments/{PROJECT}/s1/expiring-targets/{ENV}"
 
@@ -118,7 +119,7 @@ def test_a_write_outside_the_operation_model_forgets(driver: _Driver) -> None:
 
 
 def test_the_har_file_keeps_no_token(tmp_path: Path) -> None:
-    credentials = Credentials(extra=())
+    credentials = Credentials(roles={})
     request = httpx.Request("PATCH", f"http://upstream{CONTEXTS}?a=1", content=b"\xff\x00" +
                             WRITER.encode(), headers={"Authorization": WRITER,
                                                       "Cookie": "session=1",
@@ -134,8 +135,24 @@ def test_the_har_file_keeps_no_token(tmp_path: Path) -> None:
     assert entry["_authorization"] == "token-1"
     (recorded,) = read_har(path)
     assert (recorded.method, recorded.path_and_query, recorded.credential) == (
-        "PATCH", f"{CONTEXTS}?a=1", "token-1")
+        "PATCH", f"{CONTEXTS}?a=1", Credential("token-1"))
     assert recorded.body == b"\xff\x00***"
+
+
+def test_a_token_has_one_label_whatever_its_spelling(tmp_path: Path) -> None:
+    """`Bearer X` and `X` are one token: one label, the scheme kept beside it (and `X` kept out
+    of the file wherever it is); a token the environment gives is written as its role."""
+    credentials = Credentials(roles={READER: "reader"})
+    log = HarLog()
+    for index, value in enumerate([f"Bearer {WRITER}", WRITER, f"bearer  {READER}"], 1):
+        request = httpx.Request("GET", f"http://upstream{CONTEXTS}?who={WRITER}",
+                                headers={"Authorization": value})
+        response = httpx.Response(200, text=f"{WRITER} {READER}", request=request)
+        log.add(Exchange.from_httpx(index, request, response, credentials, time.time(), 1.0))
+    text = log.write(tmp_path / "t.har", credentials.redact).read_text(encoding="utf-8")
+    assert WRITER not in text and READER not in text
+    assert [r.credential for r in read_har(tmp_path / "t.har")] == [
+        Credential("token-1", "Bearer"), Credential("token-1"), Credential("reader", "bearer")]
 
 
 def test_a_write_around_the_proxy_is_reported_once(driver: _Driver) -> None:

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import official_client as ld
+import official_client as ld  # type: ignore[import-not-found]  # tests/: pytest's path
 import pytest
 from proxy_helpers import PROJECT, READER, ROOT, SEMANTIC, WRITER, Processes, ProxyRun, future
 
 from generated.operations import OPERATIONS
 from mock_server.process import MockProcess
+from proxy.har import read_har
 
 E = "test"
 BOGUS = "not-a-token-0000-1111"
@@ -90,7 +91,8 @@ def test_official_client_through_the_proxy_shows_no_violation(
         processes: Processes, mock_factory: Callable[..., MockProcess], tmp_path: Path) -> None:
     mock = mock_factory("recorded")
     har = tmp_path / "traffic.har"
-    proxy = ProxyRun(processes, mock.base_url, "--har", str(har)).ready()
+    tokens = {"LD_API_TOKEN": WRITER, "LD_API_TOKEN_READONLY": READER}
+    proxy = ProxyRun(processes, mock.base_url, "--har", str(har), env=tokens).ready()
     with ld.api_client(proxy.url, WRITER) as api:
         _segments(api)
         _flags(api)
@@ -107,18 +109,18 @@ def test_official_client_through_the_proxy_shows_no_violation(
         text = path.read_text(encoding="utf-8")
         for token in (WRITER, READER, BOGUS):
             assert token not in text, f"{token[:10]}… in {path.name}"
-    assert "token-1" in har.read_text(encoding="utf-8")
+    labels = {r.credential.label for r in read_har(har) if r.credential is not None}
+    assert labels == {"writer", "reader", "token-1"}  # token-1: the unknown token
 
     fresh = mock_factory("replayed")
     replay = subprocess.run(
         [sys.executable, "-m", "proxy.replay", str(har), "--base-url", fresh.base_url,
          "--reports-dir", str(tmp_path / "replay")], cwd=ROOT, capture_output=True, text=True,
-        timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "LD_API_TOKEN": WRITER,
-                         "LD_API_TOKEN_READONLY": READER})
+        timeout=60, check=False, env={"PATH": "/usr/bin:/bin", **tokens})
     assert replay.returncode == 0, replay.stdout + replay.stderr
     replayed = json.loads((tmp_path / "replay" / "replay.json").read_text(encoding="utf-8"))
     assert replayed["violations"]["total"] == 0, json.dumps(replayed["violations"], indent=1)
     assert replayed["exchanges"] == report["exchanges"] - 1  # the unknown token: not replayed
-    assert "1 requests skipped" in replay.stdout
+    assert "1 requests skipped" in replay.stdout and "unmapped token-1 (1)" in replay.stdout
     for path in (tmp_path / "replay").iterdir():
         assert WRITER not in path.read_text(encoding="utf-8")
