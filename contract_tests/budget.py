@@ -26,9 +26,10 @@ from .settings import SuiteSettings
 
 __all__ = ["COSTS", "RunPlan", "estimate", "plan_run", "print_plan"]
 
-# Requests, measured in-process on the kit's mock (seed 1, 2026-12-01; docs/contract-suite.md).
+# Requests, measured in-process on the kit's mock (seed 1, 2026-12-01; docs/contract-suite.md);
+# tier 1's boundary phase again against the mock process (2026-12-02: docs/contract-suite.md).
 COSTS = {
-    "schema-coverage-per-operation": 30.0,  # tier 1's boundary-value phase, per operation
+    "schema-coverage-per-operation": 70.0,  # tier 1's boundary-value phase, per operation
     "schema-per-example": 1.6,  # tier 1, per example per operation (positive and negative)
     "schema-probes-per-operation": 2.0,  # Schemathesis' authentication probes, once a run
     "semantics-per-example": 7.7,  # a tier-2 semantic example: reset, schedule, GETs, PATCH

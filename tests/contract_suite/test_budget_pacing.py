@@ -174,16 +174,16 @@ def test_a_budget_of_500_is_kept_at_the_server_and_reaches_every_operation(
 
 def test_a_budget_is_kept_at_the_server_with_tier_1s_boundary_phase_on(
         mock: MockProcess, tmp_path: Path) -> None:
-    """Tier 1 alone in 1,000 requests runs its boundary phase, whose successful examples are
+    """Tier 1 alone in 2,000 requests runs its boundary phase, whose successful examples are
     many: Schemathesis' authentication probes (past the suite's transport) go once per
     operation, inside what the budget keeps for them, not after each of those examples."""
     before = _served(mock)
-    output, status, _ = _contract(mock, tmp_path, 1000, options=("--tiers", "1"))
+    output, status, _ = _contract(mock, tmp_path, 2000, options=("--tiers", "1"))
     sent = _served(mock) - before
-    print(f"\n[budget] MAX_REQUESTS=1000 TIERS=1: {sent} requests counted at the server")
+    print(f"\n[budget] MAX_REQUESTS=2000 TIERS=1: {sent} requests counted at the server")
     assert "tier 1 coverage phase on" in output, output[-3000:]
-    assert status in (0, 2), output[-3000:]  # passed, or stopped cleanly at the budget
-    assert sent <= 1000
+    assert status == 0, output[-3000:]  # the plan's estimate held, too
+    assert sent <= 2000
     assert resources_left(mock.db) == []
 
 
