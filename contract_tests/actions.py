@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +10,6 @@ from generated.client import Client
 from .checks import ContractViolation, check_200_with_errors
 from .families import FAMILIES, Family
 from .observe import call, read_schedules
-from .plans import DAY_MS
 from .provisioning import Provisioned, Slot
 
 __all__ = ["context_family", "patch", "reset_schedules", "schedule_slots"]
@@ -40,10 +38,7 @@ def _require_all_succeeded(response: Any, sent: int, what: str) -> None:
 
 
 def reset_schedules(client: Client, family: Family, p: Provisioned) -> None:
-    """Remove every schedule of the resource, so each example starts from nothing, and see
-    that it did: a server whose removes report success and change nothing is named here, at
-    the removes, and not by whichever later instruction meets the leftovers (nor as
-    Hypothesis' "inconsistent data" when its replay of an example starts from them)."""
+    """Remove every schedule of the resource, so each example starts from nothing."""
     owner = context_family(family)
     schedules = read_schedules(client, owner, p)
     if not schedules:
@@ -55,36 +50,6 @@ def reset_schedules(client: Client, family: Family, p: Provisioned) -> None:
     ]
     _require_all_succeeded(patch(client, owner, p, instructions), len(instructions),
                            "removing schedules before an example")
-    left = read_schedules(client, owner, p)
-    if left:
-        _show_removes_stay(client, owner, p, set(left))
-        raise ContractViolation(
-            "successful-take-effect",
-            f"{len(instructions)} {owner.remove.name} instructions all succeeded, and GET "
-            f"{owner.state_get.operation_id} right after still shows {len(left)} of those "
-            f"schedules: {dict(sorted(left.items()))}")
-
-
-def _show_removes_stay(client: Client, owner: Family, p: Provisioned, left: set[Any]) -> None:
-    """Removes that stayed, shown again from start to end on a slot nothing scheduled (when
-    there is one): a schedule, its remove, the GET. The failure's repro script replays the
-    example's own writes, so this way it shows the bug by itself, where the leftovers came
-    from an earlier example."""
-    free = next((s for s in owner.slots(p) if owner.key_of(s) not in left), None)
-    if free is None:
-        return
-    schedule_slots(client, owner, p, [free], [int(time.time() * 1000) + 30 * DAY_MS])
-    remove = {"kind": owner.remove.name, **owner.address(free, p, owner.remove)}
-    _require_all_succeeded(patch(client, owner, p, [remove]), 1,
-                           "removing a schedule it had just made")
-    shown = read_schedules(client, owner, p)
-    if owner.key_of(free) in shown:
-        raise ContractViolation(
-            "successful-take-effect",
-            f"a {owner.remove.name} of {owner.key_of(free)} succeeded, and GET "
-            f"{owner.state_get.operation_id} right after still shows its schedule "
-            f"{shown[owner.key_of(free)]} (the schedules of earlier examples stayed too: "
-            f"{sorted(left)})")
 
 
 def schedule_slots(client: Client, family: Family, p: Provisioned, slots: list[Slot],
