@@ -6,7 +6,8 @@ Without it a wrong setting surfaces late and disguised: a bogus read-only token 
 a server that is not this API as "project does not exist". Each step relies on the ones
 before it, so the first problem found is the one reported:
 
-1. ``BASE_URL`` has no path: the operations' paths start with ``/api/v2`` already.
+1. ``BASE_URL`` is the server's root: no path (the operations' paths start with ``/api/v2``
+   already), no query, no fragment.
 2. A GET of an unknown path under ``/api/v2`` answers 404 with a JSON ``{code, message}`` body
    (the API's error format): the host is reachable, speaks TLS if the URL says https, and is
    this API. A 401 there is the write token's (step 3).
@@ -56,12 +57,9 @@ def check(settings: SuiteSettings) -> int:
     """Run the pre-flight against ``settings.base_url``; ConfigurationError with one line.
     Returns how many requests it sent (they count against the run's request budget)."""
     assert settings.base_url is not None, "the pre-flight is for a base URL"
-    parts = urlsplit(settings.base_url)
-    if parts.path.strip("/"):
-        raise ConfigurationError(
-            f"BASE_URL has a path ({parts.path}): give the server's root, "
-            f"{parts.scheme}://{parts.netloc} (the operations' paths start with /api/v2)"
-        )
+    beyond = _beyond_the_root(settings.base_url)
+    if beyond:
+        raise ConfigurationError(beyond)
     pacer = Pacer(rate=settings.rate)
     transport = RetryingTransport(httpx.HTTPTransport(retries=0), POLICY, pacer=pacer)
     with httpx.Client(base_url=settings.base_url, transport=transport, timeout=TIMEOUT) as http:
@@ -70,6 +68,23 @@ def check(settings: SuiteSettings) -> int:
         except InfrastructureError as exc:
             raise ConfigurationError(_unreachable(settings.base_url, exc)) from None
     return pacer.sent
+
+
+def _beyond_the_root(base_url: str) -> str | None:
+    """The line for what `base_url` has besides the server's root, or None. A path: the
+    operations' paths start with /api/v2 already. A query: httpx puts each request's path
+    after it (``/?x=1/api/v2/...``), so every request reached ``/`` and the 404s read as an
+    unknown project. A fragment is never sent: whatever it was to choose, it would not."""
+    parts = urlsplit(base_url)
+    path = parts.path if parts.path.strip("/") else ""
+    extras = [f"a {name} ({text})" for name, text in (
+        ("path", path), ("query", parts.query and f"?{parts.query}"),
+        ("fragment", parts.fragment and f"#{parts.fragment}")) if text]
+    if not extras:
+        return None
+    return (f"BASE_URL has {' and '.join(extras)}: give the server's root, "
+            f"{parts.scheme}://{parts.netloc}"
+            + (" (the operations' paths start with /api/v2)" if path else ""))
 
 
 class _Preflight:

@@ -10,8 +10,10 @@ answers, runs every tier against it (``--kit-mock``) and stops it again, also on
 Ctrl-C. With ``--base-url`` it runs tiers 1-2 against that URL, with the tokens and keys of
 ``LD_API_TOKEN``, ``LD_API_TOKEN_READONLY``, ``LD_PROJECT_KEY`` and ``LD_ENVIRONMENT_KEY``.
 
-The coverage gate, known-deviations and comparison files are read and checked first, before
-the mock is started or anything is sent (one line naming the file, line and problem; status 4).
+The settings that need no target (EXAMPLES, SEED, MAX_REQUESTS, RATE, TIERS, OPS, WORKERS:
+one line naming the make variable, the option and what to give) and the coverage gate,
+known-deviations and comparison files (one line naming the file, line and problem) are read
+and checked first, before the mock is started or anything is sent (status 4).
 Before pytest starts, the pre-flight (preflight.py) checks the target once, so a wrong URL,
 token, project or environment ends the run in seconds with one line, and removes the reports
 of an earlier run; pytest then runs with ``--no-probe`` (it has just been done). Against a live
@@ -33,7 +35,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -46,8 +48,11 @@ from .report.files import discard_reports
 from .report.model import rerun_command
 from .settings import (
     RUN_FILE_OPTIONS,
+    SEED,
     ConfigurationError,
     add_options,
+    bad_setting,
+    command_line,
     run_files,
     settings_from,
     target_id,
@@ -117,9 +122,9 @@ def _pytest_command(base_url: str, kit_mock: bool, args: argparse.Namespace,
         "--base-url", base_url, *(["--kit-mock"] if kit_mock else []),
         f"--junitxml={reports / 'junit.xml'}", f"--reports-dir={reports}",
         f"--hypothesis-seed={args.seed}",
-        *(["--examples", str(args.examples)] if args.examples else []),
-        *(["--max-requests", str(args.max_requests)] if args.max_requests else []),
-        *(["--rate", str(args.rate)] if args.rate else []),
+        *(["--examples", str(args.examples)] if args.examples is not None else []),
+        *(["--max-requests", str(args.max_requests)] if args.max_requests is not None else []),
+        *(["--rate", str(args.rate)] if args.rate is not None else []),
         *(["--tiers", args.tiers] if args.tiers else []),
         *(["--ops", args.ops] if args.ops else []),
         *(["--plan"] if args.plan else []),
@@ -146,9 +151,21 @@ def _workers(value: str) -> int:
     if value == "auto":
         return len(os.sched_getaffinity(0))
     if not value.isdigit() or int(value) < 1:
-        raise ConfigurationError(f"--workers {value!r} (WORKERS): give a number of workers "
-                                 f"(1, 2, ...) or auto")
+        raise bad_setting("--workers", value, "give a number of workers (1, 2, ...) or auto")
     return int(value)
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Read the settings that need no target into `args`, each bad one a `ConfigurationError`
+    line naming its make variable: here, before the mock is started or anything is sent, with
+    or without BASE_URL, and WORKERS under PLAN=1 too (a plan is one process's, but a bad
+    value given with it is still a mistake to point out)."""
+    chosen = command_line(args)
+    args.examples, args.max_requests, args.rate = (chosen.examples, chosen.max_requests,
+                                                   chosen.rate)
+    args.seed = SEED.read(args)
+    workers = _workers(args.workers)
+    args.workers = 1 if args.plan else workers
 
 
 def _with_budget(command: list[str], remaining: int) -> list[str]:
@@ -199,8 +216,17 @@ def _print_matrix(reports: Path) -> None:
           f"JUnit {reports / 'junit.xml'}")
 
 
+class _CommandLineParser(argparse.ArgumentParser):
+    """argparse whose complaints (an unknown option, a missing value) are one
+    `ConfigurationError` line and status 4, as a bad value's, not its usage block and status 2.
+    The values themselves are taken as text and read by `_check_settings`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigurationError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _CommandLineParser(
         prog="python -m contract_tests.run",
         description="Run the contract suite against the kit's mock server (started here) "
                     "or against --base-url. Arguments after -- go to pytest.",
@@ -208,12 +234,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", default=os.environ.get("LD_BASE_URL") or None,
                         help="test this server instead of starting the mock (tiers 1-2; "
                              "env LD_BASE_URL, tokens from LD_API_TOKEN ...)")
-    parser.add_argument("--examples", type=int, default=None, help="Hypothesis examples per test")
-    parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
+    parser.add_argument("--examples", default=None, help="Hypothesis examples per test")
+    parser.add_argument("--seed", default=None, help="Hypothesis seed (default: random)")
     parser.add_argument("--reports-dir", default="reports", help="where reports go (reports/)")
-    parser.add_argument("--max-requests", type=int, default=None,
+    parser.add_argument("--max-requests", default=None,
                         help="a live target: send at most N requests (MAX_REQUESTS)")
-    parser.add_argument("--rate", type=float, default=None,
+    parser.add_argument("--rate", default=None,
                         help="a live target: at most R requests per second (RATE)")
     parser.add_argument("--tiers", default=None, help="run only these tiers, e.g. 1,2 (TIERS)")
     parser.add_argument("--ops", default=None, help="run only these operationIds (OPS)")
@@ -244,26 +270,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         extra = argv[argv.index("--") + 1:]
         argv = argv[:argv.index("--")]
-    args = _parser().parse_args(argv)
-    if args.seed is None:
-        args.seed = random.SystemRandom().randrange(2**32)
+    try:
+        args = _parser().parse_args(argv)
+    except ConfigurationError as exc:  # no reports directory is known to clear
+        return _refused(exc)
     args.reports_dir = str(Path(args.reports_dir).resolve())  # pytest runs from the project root
     for name in RUN_FILE_OPTIONS:
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
     try:  # before the mock starts or anything is sent
-        args.workers = 1 if args.plan else _workers(args.workers)  # a plan is one process's
+        _check_settings(args)
         run_files(args, target_id(args.base_url, kit_mock=not args.base_url, app=None))
     except ConfigurationError as exc:
         discard_reports(Path(args.reports_dir))
-        print(f"contract: {exc}", file=sys.stderr)
-        return CONFIGURATION_ERROR
+        return _refused(exc)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**32)
     _terminate_on_sigterm()
     try:
         return _main(args, extra)
     except KeyboardInterrupt:
         print("contract: interrupted", file=sys.stderr)
         return 130
+
+
+def _refused(exc: ConfigurationError) -> int:
+    """A run that cannot start: its one line, and the status of a bad setting."""
+    print(f"contract: {exc}", file=sys.stderr)
+    return CONFIGURATION_ERROR
 
 
 def _main(args: argparse.Namespace, extra: list[str]) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, Phase, settings
@@ -24,9 +25,21 @@ if TYPE_CHECKING:
     from .report.gate import CoverageGate
 
 __all__ = [
-    "RUN_FILE_OPTIONS", "ConfigurationError", "RunFiles", "SuiteSettings", "add_options",
-    "hypothesis_settings", "require_live_keys", "run_files", "settings_from", "target_id",
+    "EXAMPLES", "MAKE_VARIABLES", "MAX_REQUESTS", "RATE", "RUN_FILE_OPTIONS", "SEED",
+    "CommandLine", "ConfigurationError", "Number", "RunFiles", "SuiteSettings", "add_options",
+    "bad_setting", "command_line", "hypothesis_settings", "require_live_keys", "run_files",
+    "settings_from", "target_id",
 ]
+
+# Each option `make contract` passes on, and the variable that sets it (the Makefile's
+# `contract` target; tests/contract_suite/test_contract_run.py holds them to it): a bad value's
+# line names both, as the user typed it and as the runner and pytest saw it.
+MAKE_VARIABLES = {
+    "--base-url": "BASE_URL", "--workers": "WORKERS", "--examples": "EXAMPLES", "--seed": "SEED",
+    "--max-requests": "MAX_REQUESTS", "--rate": "RATE", "--tiers": "TIERS", "--ops": "OPS",
+    "--plan": "PLAN", "--require-coverage": "REQUIRE_COVERAGE", "--known": "KNOWN",
+    "--compare": "COMPARE",
+}
 
 # The options naming a file that shapes the reports (`run_files` reads them; contract_tests/run.py
 # passes them on), each with its help: the one list of them.
@@ -49,6 +62,86 @@ MOCK_READER_TOKEN = "api-reader-00000000-0000-0000-0000-000000000000"
 
 class ConfigurationError(Exception):
     """The suite cannot run against this target; the message says what to fix."""
+
+
+def _dest(option: str) -> str:
+    """Where argparse keeps an option's value: ``--max-requests`` -> ``max_requests``."""
+    return option.removeprefix("--").replace("-", "_")
+
+
+def bad_setting(option: str, value: object, problem: str) -> ConfigurationError:
+    """The one line for a bad command-line value: ``VARIABLE=value (--option): problem``."""
+    return ConfigurationError(f"{MAKE_VARIABLES[option]}={value} ({option}): {problem}")
+
+
+N = TypeVar("N", int, float)
+
+
+@dataclass(frozen=True)
+class Number(Generic[N]):
+    """A numeric option and the values that make sense for it. The runner and pytest both read
+    it from the text given with this one rule, so a bad value is one line naming its make
+    variable wherever it is given (argparse's ``type=int`` answered ``abc`` with its usage
+    block), and a 0 is refused rather than taken for "not set" (EXAMPLES=0 ran 25 examples)."""
+
+    option: str
+    parse: Callable[[str], N]  # int or float
+    least: N | None  # the smallest value that makes sense (None: any)
+    give: str  # what to give instead, as the line says it
+    above: bool = False  # `least` itself is refused too (a rate of 0 never sends anything)
+
+    def read(self, options: Any) -> N | None:
+        """The option's value in `options` (None: not given), or `bad_setting`'s line."""
+        text = getattr(options, _dest(self.option), None)
+        if text is None:
+            return None
+        try:
+            value: N | None = self.parse(text)
+        except ValueError:
+            value = None
+        if value is None or not self._sensible(value):
+            raise bad_setting(self.option, text, f"give {self.give}")
+        return value
+
+    def _sensible(self, value: N) -> bool:
+        """At least `least` (above it, with `above`); NaN never is."""
+        if self.least is None:
+            return True
+        return value > self.least if self.above else value >= self.least
+
+
+EXAMPLES = Number("--examples", int, 1, "a whole number of examples per test, 1 or more")
+MAX_REQUESTS = Number("--max-requests", int, 50, "a whole number of requests, 50 or more (the "
+                      "setup and cleanup alone need about 50)")
+RATE = Number("--rate", float, 0.0, "a number of requests per second above 0", above=True)
+# any int: Hypothesis seeds a random.Random with it, which takes -N as N, so a negative seed
+# repeats its run (SEED=1's too); the re-run line prints it as given. The runner's own option.
+SEED = Number("--seed", int, None, "a whole number (the seed a run printed)")
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The settings the command line decides alone, checked (`command_line`)."""
+
+    examples: int | None  # None: the target's default
+    max_requests: int | None
+    rate: float | None
+    tiers: frozenset[str] | None  # None: all
+    operations: frozenset[str] | None
+
+
+def command_line(options: Any) -> CommandLine:
+    """The settings that need no target and no environment, each bad value one
+    `ConfigurationError` line naming its make variable: `settings_from` reads them so, and the
+    runner before it starts the mock, so a bad one stops ``make contract`` with or without
+    BASE_URL before anything runs."""
+    return CommandLine(
+        examples=EXAMPLES.read(options),
+        max_requests=MAX_REQUESTS.read(options),
+        rate=RATE.read(options),
+        tiers=_listed(options, "--tiers", {"1", "2", "3"}),
+        operations=_listed(options, "--ops", _operation_ids()),
+    )
 
 
 def target_id(base_url: str | None, kit_mock: bool, app: str | None) -> str:
@@ -138,7 +231,8 @@ def add_options(parser: Any) -> None:
         action="store_true",
         help="the base URL is the kit's own mock server with its admin clock (runs tier 3)",
     )
-    group.addoption("--examples", type=int, default=None, help="Hypothesis examples per test")
+    # numbers are taken as text and read by `command_line`: one line for a bad one, not a usage
+    group.addoption("--examples", default=None, help="Hypothesis examples per test")
     group.addoption(
         "--no-probe",
         action="store_true",
@@ -158,14 +252,14 @@ def add_options(parser: Any) -> None:
     )
     group.addoption("--reports-dir", default="reports", help="where reports are written")
     group.addoption(
-        "--max-requests", type=int, default=None, metavar="N",
+        "--max-requests", default=None, metavar="N",
         help="a live target: send at most N requests in the whole run (the cleanup's are kept "
         "in reserve); the examples per test are chosen to fit, and a run that reaches N stops "
         "and is reported incomplete",
     )
     group.addoption("--max-requests-asked", type=int, default=None, help=argparse.SUPPRESS)
     group.addoption(
-        "--rate", type=float, default=None, metavar="R",
+        "--rate", default=None, metavar="R",
         help="a live target: at most R requests per second (the target's own X-Ratelimit-* "
         "headers are always obeyed)",
     )
@@ -201,10 +295,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
     if base_url is not None and options.app:
         raise ConfigurationError("--app builds an in-process target; it cannot go with a base URL")
     if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(f"base URL {base_url!r} is not an http(s) URL")
-        base_url = base_url.rstrip("/")
+        base_url = _checked_base_url(base_url)
     token = environ.get("LD_API_TOKEN") or None
     readonly = environ.get("LD_API_TOKEN_READONLY") or None
     if base_url is None or kit_mock:
@@ -217,11 +308,11 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         )
     if not kit_mock:
         require_live_keys(environ)
-    examples = options.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
+    chosen = command_line(options)
+    examples = chosen.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
         100 if base_url is None else 25
     )
     mock_policy, expect_policy = _policy_options(options, in_process=base_url is None)
-    max_requests, rate = _pacing_options(options)
     files = run_files(options, target_id(base_url, kit_mock, options.app))
     return SuiteSettings(
         base_url=base_url,
@@ -237,15 +328,34 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
         shrink=not options.no_shrink,
         mock_policy=mock_policy,
         expect_policy=expect_policy,
-        max_requests=max_requests,
+        max_requests=chosen.max_requests,
         max_requests_asked=getattr(options, "max_requests_asked", None),
-        rate=rate,
-        tiers=_listed(options, "tiers", {"1", "2", "3"}, "TIERS"),
-        operations=_listed(options, "ops", _operation_ids(), "OPS"),
+        rate=chosen.rate,
+        tiers=chosen.tiers,
+        operations=chosen.operations,
         plan_only=bool(getattr(options, "plan", False)),
         files=files,
         workers=workers,
     )
+
+
+def _checked_base_url(base_url: str) -> str:
+    """`base_url` without a trailing slash, once it is an http(s) URL with a host and a port
+    that can exist: httpx took a port past 65535 and reported it as a refused connection, and a
+    port that is not a number as its traceback. Whether it is a server's root (no path, query or
+    fragment) is the pre-flight's first step."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"base URL {base_url!r} is not an http(s) URL")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:  # then the host ends in ":" and what was given as the port
+        raise ConfigurationError(
+            f"BASE_URL has port {parts.netloc.rpartition(':')[2]}, which no server listens on: "
+            "give one from 1 to 65535, or none (80 for http, 443 for https)")
+    return base_url.rstrip("/")
 
 
 def run_files(options: Any, target: str) -> RunFiles:
@@ -274,29 +384,17 @@ def _operation_ids() -> set[str]:
     return set(OPERATIONS)
 
 
-def _listed(options: Any, name: str, allowed: set[str], variable: str) -> frozenset[str] | None:
+def _listed(options: Any, option: str, allowed: set[str]) -> frozenset[str] | None:
     """A comma-separated selection, every entry checked against what exists."""
-    raw = getattr(options, name, None)
+    raw = getattr(options, _dest(option), None)
     if not raw:
         return None
     chosen = frozenset(part.strip() for part in str(raw).split(",") if part.strip())
     unknown = sorted(chosen - allowed)
     if unknown or not chosen:
-        raise ConfigurationError(f"{variable}={raw!r}: {', '.join(unknown) or 'nothing'} is not "
-                                 f"one of {', '.join(sorted(allowed))}")
+        raise bad_setting(option, raw, f"{', '.join(unknown) or 'nothing'} is not one of "
+                          f"{', '.join(sorted(allowed))}")
     return chosen
-
-
-def _pacing_options(options: Any) -> tuple[int | None, float | None]:
-    max_requests = getattr(options, "max_requests", None)
-    rate = getattr(options, "rate", None)
-    if max_requests is not None and max_requests < 50:
-        raise ConfigurationError(f"--max-requests {max_requests} is too small: the setup and "
-                                 "cleanup alone need about 50 requests (MAX_REQUESTS=50 or more)")
-    if rate is not None and not rate > 0:
-        raise ConfigurationError(f"--rate {rate} must be a positive number of requests per "
-                                 "second (RATE=...)")
-    return max_requests, rate
 
 
 def _policy_options(options: Any, *, in_process: bool) -> tuple[str, str | None]:

@@ -4,6 +4,7 @@ configuration of a live target: test_preflight.py)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from suite_helpers import PYTHON, ROOT, Run, files_containing, recognisable_token, run
 
 from contract_tests.run import mock_server
+from contract_tests.settings import MAKE_VARIABLES
 
 
 def _contract_lines(output: str) -> list[str]:
@@ -57,6 +59,55 @@ def test_a_missing_token_for_a_live_url_is_one_line(tmp_path: Path) -> None:
                  cwd=tmp_path)
     assert result.returncode == 4
     _assert_one_clear_line(result.output, "LD_API_TOKEN is not set")
+
+
+# (variable, option, value, more arguments, what the line says to give): each as `make contract
+# VARIABLE=value` passes it on, refused before the mock starts or anything is sent
+BAD_SETTINGS = [
+    ("EXAMPLES", "--examples", "0", (), "give a whole number of examples per test, 1 or more"),
+    ("EXAMPLES", "--examples", "abc", (), "give a whole number of examples per test"),
+    ("RATE", "--rate", "0", (), "give a number of requests per second above 0"),
+    ("RATE", "--rate", "abc", (), "give a number of requests per second above 0"),
+    ("MAX_REQUESTS", "--max-requests", "abc", (), "give a whole number of requests, 50 or more"),
+    ("MAX_REQUESTS", "--max-requests", "0", (), "give a whole number of requests, 50 or more"),
+    ("SEED", "--seed", "abc", (), "give a whole number"),
+    ("WORKERS", "--workers", "abc", ("--plan",), "give a number of workers (1, 2, ...) or auto"),
+    ("TIERS", "--tiers", "9", (), "9 is not one of 1, 2, 3"),
+]
+LIVE = {"LD_API_TOKEN": "any-token", "LD_PROJECT_KEY": "default", "LD_ENVIRONMENT_KEY": "test"}
+TARGETS = {"the mock process": ([], {}), "a base URL": (["--base-url", "http://127.0.0.1:1"], LIVE)}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize(("variable", "option", "value", "more", "give"), BAD_SETTINGS,
+                         ids=[f"{case[0]}={case[2]}" for case in BAD_SETTINGS])
+def test_a_bad_setting_is_one_line_naming_its_variable(
+        target: str, variable: str, option: str, value: str, more: tuple[str, ...], give: str,
+        tmp_path: Path) -> None:
+    where, env = TARGETS[target]
+    result = run([PYTHON, "-m", "contract_tests.run", *where, option, value, *more,
+                  "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 4, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"contract: {variable}={value} ({option}): {give}"), result.output
+    assert "usage:" not in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_option_is_one_line_without_the_usage(tmp_path: Path) -> None:
+    result = run([PYTHON, "-m", "contract_tests.run", "--no-such"], cwd=tmp_path, timeout=60)
+    assert result.returncode == 4, result.output
+    assert result.output.strip() == "contract: unrecognized arguments: --no-such", result.output
+
+
+def test_the_make_variables_table_is_the_makefiles() -> None:
+    """Every `$(if $(VARIABLE),--option …)` of the contract target, and no other, in the table
+    the one-line messages name the variables from."""
+    recipe = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                  if "-m contract_tests.run" in line)
+    passed = {option: variable
+              for variable, option in re.findall(r"\$\(if \$\((\w+)\),(--[\w-]+)", recipe)}
+    assert passed == MAKE_VARIABLES
 
 
 @pytest.fixture(scope="module")

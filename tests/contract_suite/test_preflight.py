@@ -84,7 +84,7 @@ def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[st
     lines = result.output.splitlines()
     assert len(lines) == 1 and lines[0].startswith("contract: cannot run against"), result.output
     assert set(VARIABLES.findall(lines[0])) == variables, lines[0]
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "usage:" not in result.output
     assert not any(token in result.output for token in TOKENS)
     assert seconds < BUDGET_S
     assert sorted(p.name for p in reports.iterdir()) == []
@@ -95,6 +95,26 @@ def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[st
 def test_a_base_url_with_a_path_prefix(mock: MockProcess, tmp_path: Path) -> None:
     line = _stopped(tmp_path, mock, f"{mock.base_url}/api/v2", {"BASE_URL"})
     assert f"give the server's root, {mock.base_url}" in line
+
+
+@pytest.mark.parametrize(("suffix", "extra"), [
+    ("?x=1", "a query (?x=1)"), ("/?x=1", "a query (?x=1)"), ("#top", "a fragment (#top)"),
+    ("/api/v2?x=1", "a path (/api/v2) and a query (?x=1)"),
+])
+def test_a_base_url_with_a_query_or_fragment(mock: MockProcess, tmp_path: Path, suffix: str,
+                                             extra: str) -> None:
+    """A query sent every request to ``/`` (httpx puts the path after it), and the 404s blamed
+    LD_PROJECT_KEY; a fragment is never sent."""
+    line = _stopped(tmp_path, mock, f"{mock.base_url}{suffix}", {"BASE_URL"})
+    assert f"BASE_URL has {extra}: give the server's root, {mock.base_url}" in line
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "abc"])
+def test_a_base_url_with_a_port_no_server_has(mock: MockProcess, tmp_path: Path,
+                                              port: str) -> None:
+    """99999 and 0 were tried as "Connection refused", abc was httpx's traceback."""
+    line = _stopped(tmp_path, mock, f"http://{HOST}:{port}", {"BASE_URL"})
+    assert f"BASE_URL has port {port}, which no server listens on: give one from 1 to 65535" in line
 
 
 def test_a_server_that_is_not_this_api(mock: MockProcess, static_server: str,

@@ -72,5 +72,5 @@ def test_a_bad_workers_setting_is_one_line_before_anything_starts(tmp_path: Path
         result = run([PYTHON, "-m", "contract_tests.run", "--workers", value,
                       "--reports-dir", str(tmp_path / "reports")], cwd=tmp_path, timeout=60)
         assert result.returncode == 4, result.output
-        assert result.output.strip() == (f"contract: --workers {value!r} (WORKERS): give a "
+        assert result.output.strip() == (f"contract: WORKERS={value} (--workers): give a "
                                          f"number of workers (1, 2, ...) or auto")
