@@ -26,6 +26,12 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAKE_SERVE_URL = "http://127.0.0.1:8765"  # `make serve`: where an in-process run reproduces
 
 
+def _fence_body(text: str) -> str:
+    """A request's or answer's body fenced as JSON when it is an object or array (a gateway's
+    HTML error page, say, is not)."""
+    return _fence(text, "json" if text.lstrip()[:1] in ("{", "[") else "text")
+
+
 def _fence(text: str, info: str = "") -> str:
     """A Markdown code fence longer than any run of backticks inside."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
@@ -40,7 +46,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(md_escape=lambda text: str(text).replace("|", "\\|"), fence=_fence,
+    env.filters.update(md_escape=lambda text: str(text).replace("|", "\\|"), fence=_fence, fence_body=_fence_body,
                        slug=slug, shquote=lambda text: shlex.quote(str(text)),
                        coverage_anchor=coverage_anchor, heading=HEADINGS.__getitem__)
     return env

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from hypothesis.errors import FlakyStrategyDefinition
+from report_fixtures import exchange
 from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 
 from contract_tests.budget import RunPlan
@@ -25,7 +26,7 @@ from contract_tests.report import (
     summary_lines,
     violations_of,
 )
-from contract_tests.report.model import rerun_command
+from contract_tests.report.model import Repro, rerun_command
 from contract_tests.report.results import results_document
 from contract_tests.report.view import build_view
 from contract_tests.settings import SuiteSettings
@@ -230,3 +231,17 @@ def test_hypothesis_flakiness_over_a_broken_rule_names_the_rule() -> None:
     assert found.message.startswith("the removes stayed\n(met when Hypothesis replayed")
     (plain,) = violations_of(FlakyStrategyDefinition("Inconsistent data generation!"))
     assert plain.rule == "FlakyStrategyDefinition"
+
+
+def test_a_body_is_fenced_as_json_only_when_it_is_json() -> None:
+    """A gateway's HTML page under a `json` fence reads as a broken answer of the API."""
+    html = dataclasses.replace(exchange("GET", "/x"), response_excerpt="<html>bad gateway</html>")
+    data = dataclasses.replace(_data(), failures=[FailureRecord(
+        "t.py::test_x[a]", next(iter(OPERATIONS)), "tier2", "tier2", "instruction-counts", "m",
+        (), repro=Repro(provision=(), prepare=(), failing=html, after=(), run_id="r"))])
+    text = render_markdown(data)
+    assert "Answer body:\n\n```text\n<html>bad gateway</html>\n```" in text
+    json_answer = dataclasses.replace(html, response_excerpt='{"code": "x"}')
+    data.failures[0] = dataclasses.replace(data.failures[0], repro=Repro(
+        provision=(), prepare=(), failing=json_answer, after=(), run_id="r"))
+    assert 'Answer body:\n\n```json\n{"code": "x"}\n```' in render_markdown(data)
