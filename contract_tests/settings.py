@@ -309,9 +309,7 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
     if not kit_mock:
         require_live_keys(environ)
     chosen = command_line(options)
-    examples = chosen.examples or int(environ.get("LD_EXAMPLES", "0") or 0) or (
-        100 if base_url is None else 25
-    )
+    examples = chosen.examples or (100 if base_url is None else 25)
     mock_policy, expect_policy = _policy_options(options, in_process=base_url is None)
     files = run_files(options, target_id(base_url, kit_mock, options.app))
     return SuiteSettings(

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 # what the suite reads from the environment; each test sets what it needs
 SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD_PROJECT_KEY",
-                     "LD_ENVIRONMENT_KEY", "LD_EXAMPLES")
+                     "LD_ENVIRONMENT_KEY")
 
 
 # The conftest of a synthetic session: the report plugin against a made-up live target, with

@@ -45,7 +45,7 @@ DAY_MS = 86_400_000
 RUN_PREFIX = "ct-"  # every key the suite creates starts with it
 # what the suite reads from the environment; each run sets what it needs
 SUITE_ENVIRONMENT = ("LD_BASE_URL", "LD_API_TOKEN", "LD_API_TOKEN_READONLY", "LD_PROJECT_KEY",
-                     "LD_ENVIRONMENT_KEY", "LD_EXAMPLES")
+                     "LD_ENVIRONMENT_KEY")
 TABLES = ("segments", "flags", "flag_envs", "targets", "schedules")
 
 
