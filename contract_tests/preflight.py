@@ -7,7 +7,8 @@ a server that is not this API as "project does not exist". Each step relies on t
 before it, so the first problem found is the one reported:
 
 1. ``BASE_URL`` is the server's root: no path (the operations' paths start with ``/api/v2``
-   already), no query, no fragment.
+   already), no query, no fragment (checked with the settings, ``settings._checked_base_url``,
+   so that PLAN=1, which runs no pre-flight, refuses such a URL too).
 2. A GET of an unknown path under ``/api/v2`` answers 404 with a JSON ``{code, message}`` body
    (the API's error format): the host is reachable, speaks TLS if the URL says https, and is
    this API. A 401 there is the write token's (step 3).
@@ -31,7 +32,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -57,9 +58,6 @@ def check(settings: SuiteSettings) -> int:
     """Run the pre-flight against ``settings.base_url``; ConfigurationError with one line.
     Returns how many requests it sent (they count against the run's request budget)."""
     assert settings.base_url is not None, "the pre-flight is for a base URL"
-    beyond = _beyond_the_root(settings.base_url)
-    if beyond:
-        raise ConfigurationError(beyond)
     pacer = Pacer(rate=settings.rate)
     transport = RetryingTransport(httpx.HTTPTransport(retries=0), POLICY, pacer=pacer)
     with httpx.Client(base_url=settings.base_url, transport=transport, timeout=TIMEOUT) as http:
@@ -68,23 +66,6 @@ def check(settings: SuiteSettings) -> int:
         except InfrastructureError as exc:
             raise ConfigurationError(_unreachable(settings.base_url, exc)) from None
     return pacer.sent
-
-
-def _beyond_the_root(base_url: str) -> str | None:
-    """The line for what `base_url` has besides the server's root, or None. A path: the
-    operations' paths start with /api/v2 already. A query: httpx puts each request's path
-    after it (``/?x=1/api/v2/...``), so every request reached ``/`` and the 404s read as an
-    unknown project. A fragment is never sent: whatever it was to choose, it would not."""
-    parts = urlsplit(base_url)
-    path = parts.path if parts.path.strip("/") else ""
-    extras = [f"a {name} ({text})" for name, text in (
-        ("path", path), ("query", parts.query and f"?{parts.query}"),
-        ("fragment", parts.fragment and f"#{parts.fragment}")) if text]
-    if not extras:
-        return None
-    return (f"BASE_URL has {' and '.join(extras)}: give the server's root, "
-            f"{parts.scheme}://{parts.netloc}"
-            + (" (the operations' paths start with /api/v2)" if path else ""))
 
 
 class _Preflight:

@@ -339,9 +339,9 @@ def settings_from(options: Any, environ: os._Environ[str] | dict[str, str] = os.
 
 def _checked_base_url(base_url: str) -> str:
     """`base_url` without a trailing slash, once it is an http(s) URL with a host and a port
-    that can exist: httpx took a port past 65535 and reported it as a refused connection, and a
-    port that is not a number as its traceback. Whether it is a server's root (no path, query or
-    fragment) is the pre-flight's first step."""
+    that can exist (httpx took a port past 65535 and reported it as a refused connection, and a
+    port that is not a number as its traceback) and is a server's root (checked here, before
+    any plan or request, rather than in the pre-flight, which PLAN=1 does not run)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"base URL {base_url!r} is not an http(s) URL")
@@ -353,7 +353,27 @@ def _checked_base_url(base_url: str) -> str:
         raise ConfigurationError(
             f"BASE_URL has port {parts.netloc.rpartition(':')[2]}, which no server listens on: "
             "give one from 1 to 65535, or none (80 for http, 443 for https)")
+    beyond = _beyond_the_root(base_url)
+    if beyond:
+        raise ConfigurationError(beyond)
     return base_url.rstrip("/")
+
+
+def _beyond_the_root(base_url: str) -> str | None:
+    """The line for what `base_url` has besides the server's root, or None. A path: the
+    operations' paths start with /api/v2 already. A query: httpx puts each request's path
+    after it (``/?x=1/api/v2/...``), so every request reached ``/`` and the 404s read as an
+    unknown project. A fragment is never sent: whatever it was to choose, it would not."""
+    parts = urlsplit(base_url)
+    path = parts.path if parts.path.strip("/") else ""
+    extras = [f"a {name} ({text})" for name, text in (
+        ("path", path), ("query", parts.query and f"?{parts.query}"),
+        ("fragment", parts.fragment and f"#{parts.fragment}")) if text]
+    if not extras:
+        return None
+    return (f"BASE_URL has {' and '.join(extras)}: give the server's root, "
+            f"{parts.scheme}://{parts.netloc}"
+            + (" (the operations' paths start with /api/v2)" if path else ""))
 
 
 def run_files(options: Any, target: str) -> RunFiles:

@@ -67,7 +67,7 @@ def static_server(tmp_path: Path) -> Iterator[str]:
 
 
 def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[str],
-             **environ: str) -> str:
+             options: tuple[str, ...] = (), **environ: str) -> str:
     """Run the runner against `base_url` with GOOD overridden by `environ` (an empty value
     unsets); assert it stopped as the module docstring says; return its line."""
     reports = tmp_path / "reports"
@@ -77,7 +77,7 @@ def _stopped(tmp_path: Path, mock: MockProcess, base_url: str, variables: set[st
     env = {k: v for k, v in {**GOOD, **environ}.items() if v}
     started = time.monotonic()
     result = run([PYTHON, "-m", "contract_tests.run", "--base-url", base_url,
-                  "--reports-dir", str(reports)], cwd=tmp_path, env=env, timeout=60)
+                  "--reports-dir", str(reports), *options], cwd=tmp_path, env=env, timeout=60)
     seconds = time.monotonic() - started
     print(f"\n[preflight] {seconds:.2f} s: {result.output.strip()}")
     assert result.returncode == 4, result.output
@@ -107,6 +107,13 @@ def test_a_base_url_with_a_query_or_fragment(mock: MockProcess, tmp_path: Path, 
     LD_PROJECT_KEY; a fragment is never sent."""
     line = _stopped(tmp_path, mock, f"{mock.base_url}{suffix}", {"BASE_URL"})
     assert f"BASE_URL has {extra}: give the server's root, {mock.base_url}" in line
+
+
+def test_a_base_url_beyond_the_root_is_refused_before_a_plan_too(mock: MockProcess,
+                                                                 tmp_path: Path) -> None:
+    """PLAN=1 runs no pre-flight: the URL's shape is checked with the settings, before it."""
+    line = _stopped(tmp_path, mock, f"{mock.base_url}/api/v2?x=1", {"BASE_URL"}, ("--plan",))
+    assert "BASE_URL has a path (/api/v2) and a query (?x=1)" in line
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "abc"])
