@@ -215,7 +215,11 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A test the request budget cut short did not run: skipped, and the run stops here (the
-    reports mark it incomplete)."""
+    reports mark it incomplete). A test a signal interrupted gets its report too: pytest's
+    would fail formatting a frame the signal left without a line (as pytest_keyboard_interrupt's
+    would)."""
+    if call.excinfo is not None:
+        drop_frames_without_a_line(call.excinfo)
     report = yield
     spent = _budget_spent(call.excinfo.value if call.excinfo is not None else None)
     if spent is not None:

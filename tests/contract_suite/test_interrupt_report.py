@@ -1,5 +1,6 @@
 """An interrupted run exits as interrupted even when the signal landed on an instruction
-without a line number (contract_tests/interrupts.py, drop_frames_without_a_line)."""
+without a line number (contract_tests/interrupts.py, drop_frames_without_a_line), in the
+interrupt's report and in the report of the test it interrupted."""
 
 from __future__ import annotations
 
@@ -36,3 +37,16 @@ def test_the_suite_drops_the_frames_without_a_line_before_pytest_formats_them() 
     excinfo = _interrupt_without_a_line()
     drop_frames_without_a_line(excinfo)
     assert "KeyboardInterrupt" in str(excinfo.getrepr(funcargs=True))
+
+
+def test_the_report_of_the_test_the_signal_interrupted_drops_them_too() -> None:
+    """A tester's Ctrl-C landed there inside a test: pytest failed formatting that test's
+    report, and the run ended in an INTERNALERROR (status 3) with no reports."""
+    from contract_tests.conftest import pytest_runtest_makereport
+
+    call = pytest.CallInfo(None, _interrupt_without_a_line(), 0.0, 0.0, 0.0, "call",
+                           _ispytest=True)
+    hook = pytest_runtest_makereport(None, call)  # type: ignore[arg-type]  # used after yield
+    next(hook)  # up to pytest's own report, which formats the traceback
+    assert call.excinfo is not None
+    assert "KeyboardInterrupt" in str(call.excinfo.getrepr(funcargs=True))
