@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -215,9 +216,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A test the request budget cut short did not run: skipped, and the run stops here (the
-    reports mark it incomplete). A test a signal interrupted gets its report too: pytest's
-    would fail formatting a frame the signal left without a line (as pytest_keyboard_interrupt's
-    would)."""
+    reports mark it incomplete). So did a test a signal interrupted (Ctrl-C is no contract
+    failure, in JUnit either); its report is made even when pytest's would fail formatting a
+    frame the signal left without a line (as pytest_keyboard_interrupt's would)."""
     if call.excinfo is not None:
         drop_frames_without_a_line(call.excinfo)
     report = yield
@@ -226,6 +227,11 @@ def pytest_runtest_makereport(
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"not run: {spent}")
         item.session.shouldstop = str(spent)
+    elif report.failed and INTERRUPTS.signum is not None:  # cut short, not a failure
+        name = signal.Signals(INTERRUPTS.signum).name
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0,
+                           f"not run: interrupted ({name})")
     return report
 
 

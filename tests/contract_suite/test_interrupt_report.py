@@ -4,12 +4,14 @@ interrupt's report and in the report of the test it interrupted."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import types
+from types import SimpleNamespace
 
 import pytest
 
-from contract_tests.interrupts import drop_frames_without_a_line
+from contract_tests.interrupts import INTERRUPTS, drop_frames_without_a_line
 
 
 def _framed() -> types.FrameType:
@@ -50,3 +52,25 @@ def test_the_report_of_the_test_the_signal_interrupted_drops_them_too() -> None:
     next(hook)  # up to pytest's own report, which formats the traceback
     assert call.excinfo is not None
     assert "KeyboardInterrupt" in str(call.excinfo.getrepr(funcargs=True))
+
+
+def test_the_test_a_signal_cut_short_is_not_run_not_failed() -> None:
+    """JUnit counted the interrupted test as a failure (`failures="1"`, the KeyboardInterrupt),
+    while the reports said 0 contract failures; now it is not run, as a budget cuts a test."""
+    from contract_tests.conftest import pytest_runtest_makereport
+
+    call = pytest.CallInfo(None, _interrupt_without_a_line(), 0.0, 0.0, 0.0, "call",
+                           _ispytest=True)
+    item = SimpleNamespace(path="t.py", location=("t.py", 3, "test_x"))
+    report = pytest.TestReport("t.py::test_x", ("t.py", 3, "test_x"), {}, "failed", "boom",
+                               "call")
+    INTERRUPTS.signum = signal.SIGINT
+    try:
+        hook = pytest_runtest_makereport(item, call)  # type: ignore[arg-type]
+        next(hook)
+        with pytest.raises(StopIteration) as done:
+            hook.send(report)
+    finally:
+        INTERRUPTS.reset()
+    assert done.value.value.outcome == "skipped"
+    assert done.value.value.longrepr[2] == "not run: interrupted (SIGINT)"
