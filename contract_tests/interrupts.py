@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -93,10 +94,34 @@ INTERRUPTS = Interrupts()
 
 
 def drop_frames_without_a_line(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-    """Leave out the traceback entries that have no line number. On Python 3.11 a signal
-    can interrupt a frame at an instruction without one (``tb_lineno`` None); pytest 8's
-    terminal reporter then fails with a TypeError while formatting the KeyboardInterrupt, and
-    the run exits 1 instead of 2 (interrupted)."""
+    """Leave out the traceback entries that have no line number, in the exception and in every
+    exception chained to it. On Python 3.11 a signal can interrupt a frame at an instruction
+    without one (``tb_lineno`` None); pytest 8 then fails with a TypeError while formatting the
+    KeyboardInterrupt or the report of the test it interrupted (which shows the chain too), and
+    the run ends in an INTERNALERROR instead of as interrupted."""
+    seen: set[int] = set()
+    chained: list[BaseException | None] = [excinfo.value]
+    while chained:
+        exc = chained.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = _with_lines_only(exc.__traceback__)
+        chained += [exc.__cause__, exc.__context__, *getattr(exc, "exceptions", ())]
     excinfo.traceback = excinfo.traceback.filter(
         lambda entry: entry._rawentry.tb_lineno is not None  # the public lineno subtracts 1
     )
+
+
+def _with_lines_only(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from its first entry with a line, later entries without one skipped."""
+    while tb is not None and tb.tb_lineno is None:
+        tb = tb.tb_next
+    node = tb
+    while node is not None:
+        after = node.tb_next
+        while after is not None and after.tb_lineno is None:
+            after = after.tb_next
+        node.tb_next = after
+        node = after
+    return tb

@@ -74,3 +74,20 @@ def test_the_test_a_signal_cut_short_is_not_run_not_failed() -> None:
         INTERRUPTS.reset()
     assert done.value.value.outcome == "skipped"
     assert done.value.value.longrepr[2] == "not run: interrupted (SIGINT)"
+
+
+def test_and_from_the_exceptions_chained_to_it() -> None:
+    """pytest shows the chain: the frame without a line was in the interrupt behind the test's
+    own exception (a tester's Ctrl-C, reproduced against the mock process)."""
+    def failing_while_interrupted() -> pytest.ExceptionInfo[BaseException]:
+        try:
+            raise RuntimeError("raised while the interrupt propagated")
+        except RuntimeError as exc:
+            exc.__context__ = _interrupt_without_a_line().value
+            return pytest.ExceptionInfo.from_exception(exc)
+
+    with pytest.raises(TypeError):
+        failing_while_interrupted().getrepr(funcargs=True)
+    excinfo = failing_while_interrupted()
+    drop_frames_without_a_line(excinfo)
+    assert "KeyboardInterrupt" in str(excinfo.getrepr(funcargs=True))
