@@ -98,6 +98,14 @@ class Pacer:
             self._wait(self._rate_wait())
             self.sent += 1
 
+    def pace_uncounted(self, credential: str | None) -> None:
+        """Wait as for any request, without counting it: for a request the budget already
+        keeps a place for (``uncounted``, Schemathesis' authentication probes), which leaves
+        past this pacer and would otherwise break the rate cap."""
+        with self._lock:
+            self._wait(self._window_wait(hash(credential)))
+            self._wait(self._rate_wait())
+
     def after_answer(self, headers: Mapping[str, str], credential: str | None) -> None:
         """Learn the target's window from an answer's rate-limit headers, if it sends them."""
         remaining, reset = (headers.get("x-ratelimit-global-remaining"),

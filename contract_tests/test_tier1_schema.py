@@ -58,8 +58,9 @@ class AuthProbes:
     and run, as Schemathesis' own runner does. Its pytest integration keeps no such record and
     would probe after every successful example: hundreds of requests that pass neither the
     suite's budget nor its rate cap. The run's budget keeps two per operation for them
-    (``contract_tests.conftest.PROBES``); a probe sent again, after a gateway or the rate
-    limiter answered it, is counted and paced by ``pacer`` like any other request."""
+    (``contract_tests.conftest.PROBES``), and ``pacer`` spaces them within the rate cap; a
+    probe sent again, after a gateway or the rate limiter answered it, is counted and paced
+    like any other request."""
 
     pacer: Pacer | None
     enforced: set[str] = field(default_factory=set)  # operations whose probes were refused
@@ -73,6 +74,10 @@ class AuthProbes:
         if failure is not None and 200 <= response.status_code < 300:
             raise failure
         ctx.auth_enforced_operations = self.enforced  # Schemathesis skips those it confirmed
+        if self.pacer is not None and label not in self.enforced and (
+                200 <= response.status_code < 300):
+            for _ in range(2):  # the probes it may send now: within the rate cap
+                self.pacer.pace_uncounted(None)
         policy = RetryPolicy()
         last: BaseException | None = None
         for attempt in range(1, policy.attempts + 1):

@@ -214,3 +214,16 @@ def test_a_run_paced_by_the_advertised_limit_gets_no_429(mock: MockProcess, tmp_
     # not a terminal: the progress display degrades to plain lines every 10 s
     assert re.search(r"^progress: \d+/\d+ tests · \S+ \S+ .* · \d+/\d+ requests, \d+/s · "
                      r"0 failures$", output, re.MULTILINE), output[-3000:]
+
+
+def test_a_request_the_budget_keeps_a_place_for_is_paced_but_not_counted() -> None:
+    """Schemathesis' authentication probes leave past the pacer: within RATE, as a tester saw
+    them not (two unpaced requests after each operation's first success), and not counted
+    twice (the budget keeps their places)."""
+    pacer, fake = _pacer(rate=4.0, max_requests=100, uncounted=2)
+    pacer.before_send("GET /x", None)
+    pacer.pace_uncounted(None)
+    pacer.pace_uncounted(None)
+    pacer.before_send("GET /x", None)
+    assert fake.slept == pytest.approx([0.25] * 3)
+    assert pacer.sent == 2
