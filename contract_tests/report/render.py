@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path, PurePath
 
 import jinja2
+import markupsafe
 
 from ..recorder import CREDENTIAL_PLACEHOLDERS
 from ..usage import DIMENSIONS
@@ -24,6 +25,15 @@ __all__ = ["MAKE_SERVE_URL", "render_html", "render_markdown", "render_script", 
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAKE_SERVE_URL = "http://127.0.0.1:8765"  # `make serve`: where an in-process run reproduces
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans(text: object) -> markupsafe.Markup:
+    """HTML: the view's Markdown code spans (`…`) as <code>, everything else escaped."""
+    escaped = str(markupsafe.escape(str(text)))
+    return markupsafe.Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))
 
 
 def _fence_body(text: str) -> str:
@@ -47,6 +57,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(md_escape=lambda text: str(text).replace("|", "\\|"), fence=_fence, fence_body=_fence_body,
+                       code_spans=_code_spans,
                        slug=slug, shquote=lambda text: shlex.quote(str(text)),
                        coverage_anchor=coverage_anchor, heading=HEADINGS.__getitem__)
     return env

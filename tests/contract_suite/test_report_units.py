@@ -245,3 +245,15 @@ def test_a_body_is_fenced_as_json_only_when_it_is_json() -> None:
     data.failures[0] = dataclasses.replace(data.failures[0], repro=Repro(
         provision=(), prepare=(), failing=json_answer, after=(), run_id="r"))
     assert 'Answer body:\n\n```json\n{"code": "x"}\n```' in render_markdown(data)
+
+
+def test_the_html_shows_code_spans_as_code_not_backticks() -> None:
+    """The overview and the open points are written for both outputs with Markdown's code
+    spans; the HTML showed them as raw backticks (and the overview began with an empty row)."""
+    data = dataclasses.replace(_data(), selection={"-k": "<script>x</script>"},
+                               choices={("`errors` when none failed", "`[]`"): 3})
+    page = render_html(data)
+    overview = page.split("<table>", 1)[1].split("</table>", 1)[0]
+    assert "`" not in overview and "<code>--hypothesis-seed=42</code>" in overview
+    assert "<tr><th></th>" not in page and "<script>" not in page
+    assert "<td><code>errors</code> when none failed</td><td><code>[]</code></td>" in page
