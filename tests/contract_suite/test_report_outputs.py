@@ -28,10 +28,12 @@ def _markdown_tables(text: str) -> list[list[list[str]]]:
     current: list[list[str]] = []
     for line in [*text.splitlines(), ""]:
         if line.startswith("|"):
-            cells = [re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", c.strip())  # a link: its text
+            cells = [re.sub(r"`([^`]*)`", r"\1",  # a code span: its text, as HTML's <code>
+                            re.sub(r"\[([^\]]*)\]\(#[^)]*\)", r"\1", c.strip()))  # a link
                      .replace("\\|", "|").strip("`*")
                      for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-            if not all(re.fullmatch(r":?-+:?", c) for c in cells):  # not the --- row
+            # not the --- row, nor a header of empty cells (the overview's; HTML has none)
+            if not all(re.fullmatch(r":?-+:?", c) for c in cells) and any(cells):
                 current.append(cells)
         elif current:
             tables.append(current)
