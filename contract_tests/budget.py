@@ -22,16 +22,17 @@ from dataclasses import dataclass
 import pytest
 
 from .markers import module_name, tier_marker
+from .pacing import AUTH_PROBES_PER_OPERATION
 from .settings import SuiteSettings
 
-__all__ = ["COSTS", "RunPlan", "estimate", "plan_run", "print_plan"]
+__all__ = ["COSTS", "RunPlan", "estimate", "per_test", "plan_run", "print_plan"]
 
 # Requests, measured in-process on the kit's mock (seed 1, 2026-12-01; docs/contract-suite.md);
 # tier 1's boundary phase again against the mock process (2026-12-02: docs/contract-suite.md).
 COSTS = {
     "schema-coverage-per-operation": 70.0,  # tier 1's boundary-value phase, per operation
     "schema-per-example": 1.6,  # tier 1, per example per operation (positive and negative)
-    "schema-probes-per-operation": 2.0,  # Schemathesis' authentication probes, once a run
+    "schema-probes-per-operation": float(AUTH_PROBES_PER_OPERATION),  # once a run
     "semantics-per-example": 7.7,  # a tier-2 semantic example: reset, schedule, GETs, PATCH
     "stateful-per-step": 6.75,  # a step of a stateful run and the GETs of its invariant
     "fixed-case": 5.5,  # one content-type, malformed-body or access-control case
@@ -55,10 +56,15 @@ class RunPlan:
     estimate: int = 0  # requests the plan is expected to send
 
     def describe(self) -> str:
-        return (f"{self.examples} examples per test, tier 1 coverage phase "
+        return (f"{per_test(self.examples)}, tier 1 coverage phase "
                 f"{'on' if self.schema_coverage else 'off'}, {self.stateful_runs} stateful "
                 f"run(s) of {self.stateful_steps} steps, {len(self.dropped)} fixed case(s) left "
                 f"out; about {self.estimate} requests")
+
+
+def per_test(examples: int) -> str:
+    """`1 example per test`, `25 examples per test`."""
+    return f"{examples} example{'' if examples == 1 else 's'} per test"
 
 
 def _operation_key(item: pytest.Item) -> str:

@@ -23,7 +23,7 @@ from .budget import RunPlan, plan_run, print_plan
 from .families import FAMILIES
 from .interrupts import INTERRUPTS, drop_frames_without_a_line
 from .markers import TIER_MARKERS, TIER_NUMBERS, module_name, tier_marker
-from .pacing import BudgetSpent
+from .pacing import AUTH_PROBES_PER_OPERATION, BudgetSpent
 from .progress import ProgressFile, worker_path
 from .provisioning import Provisioned, Provisioning, new_run_id
 from .recorder import Recorder
@@ -187,7 +187,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reporter.write_line(f"contract plan for a budget of {chosen.max_requests} requests: "
                             f"{plan.describe()}")
     if any(item.get_closest_marker("tier1") for item in items):  # its probes bypass the pacer
-        config.stash[PROBES] = 2 * len(chosen.operations or OPERATIONS)
+        config.stash[PROBES] = AUTH_PROBES_PER_OPERATION * len(chosen.operations or OPERATIONS)
     settings.register_profile("contract", hypothesis_settings(chosen, plan.examples))
     settings.load_profile("contract")
     if chosen.plan_only:

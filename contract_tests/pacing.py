@@ -31,10 +31,15 @@ from dataclasses import dataclass, field
 from .interrupts import INTERRUPTS
 from .shared_budget import SharedBudget
 
-__all__ = ["BudgetSpent", "Pacer"]
+__all__ = ["AUTH_PROBES_PER_OPERATION", "BudgetSpent", "Pacer"]
 
 RESET_MARGIN_S = 0.05  # past the advertised reset, for clocks a little apart
 MAX_WINDOW_WAIT_S = 11.0  # LaunchDarkly's windows are ten seconds: never wait longer for one
+
+
+# Schemathesis' authentication probes of one operation (none, then invalid credentials): sent
+# once per operation and run, past the suite's session (test_tier1_schema.AuthProbes)
+AUTH_PROBES_PER_OPERATION = 2
 
 
 class BudgetSpent(BaseException):
@@ -94,8 +99,7 @@ class Pacer:
                                   f"{what} ({self.sent} sent here, {self.cleanup_cost()} kept "
                                   f"for the cleanup, {self.uncounted} for authentication "
                                   f"probes)")
-            self._wait(self._window_wait(hash(credential)))
-            self._wait(self._rate_wait())
+            self._pace(credential)
             self.sent += 1
 
     def pace_uncounted(self, credential: str | None) -> None:
@@ -103,8 +107,12 @@ class Pacer:
         keeps a place for (``uncounted``, Schemathesis' authentication probes), which leaves
         past this pacer and would otherwise break the rate cap."""
         with self._lock:
-            self._wait(self._window_wait(hash(credential)))
-            self._wait(self._rate_wait())
+            self._pace(credential)
+
+    def _pace(self, credential: str | None) -> None:
+        """Wait for the target's window and the rate cap (the caller holds the lock)."""
+        self._wait(self._window_wait(hash(credential)))
+        self._wait(self._rate_wait())
 
     def after_answer(self, headers: Mapping[str, str], credential: str | None) -> None:
         """Learn the target's window from an answer's rate-limit headers, if it sends them."""

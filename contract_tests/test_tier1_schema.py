@@ -38,7 +38,7 @@ from .conftest import Suite
 from .families import FAMILIES
 from .network import GATEWAY_STATUSES, InfrastructureError, RetryPolicy
 from .observe import read_schedules
-from .pacing import Pacer
+from .pacing import AUTH_PROBES_PER_OPERATION, Pacer
 from .plans import DAY_MS
 from .provisioning import CREATES, Provisioned
 from .raw import path_values
@@ -70,19 +70,19 @@ class AuthProbes:
         """``ignored_auth``, once per operation: a later successful example of an operation
         whose probes were answered gets the same verdict without sending them again."""
         label = case.operation.label
+        succeeded = 200 <= response.status_code < 300  # only then does ignored_auth probe
         failure = self.failures.get(label)
-        if failure is not None and 200 <= response.status_code < 300:
+        if failure is not None and succeeded:
             raise failure
         ctx.auth_enforced_operations = self.enforced  # Schemathesis skips those it confirmed
-        if self.pacer is not None and label not in self.enforced and (
-                200 <= response.status_code < 300):
-            for _ in range(2):  # the probes it may send now: within the rate cap
+        if self.pacer is not None and succeeded and label not in self.enforced:
+            for _ in range(AUTH_PROBES_PER_OPERATION):  # the probes it may send: within RATE
                 self.pacer.pace_uncounted(None)
         policy = RetryPolicy()
         last: BaseException | None = None
         for attempt in range(1, policy.attempts + 1):
             if attempt > 1 and self.pacer is not None:
-                for _ in range(2):
+                for _ in range(AUTH_PROBES_PER_OPERATION):
                     self.pacer.before_send(f"{label}: an authentication probe again", None)
             try:
                 return ignored_auth(ctx, response, case)

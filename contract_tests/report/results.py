@@ -96,7 +96,7 @@ def results_document(run: RunData) -> dict[str, Any]:
 def _plan(run: RunData) -> dict[str, Any] | None:
     """What the request budget left of the run; None without a budget."""
     plan = run.plan
-    if run.max_requests is None or plan is None:
+    if plan is None:  # only a budget's run has one
         return None
     return {"cut": run.budget_cut, "examples_per_test": plan.examples,
             "schema_coverage_phase": plan.schema_coverage, "stateful_runs": plan.stateful_runs,

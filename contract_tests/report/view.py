@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from generated.operations import OPERATIONS, RULES
 
+from ..budget import per_test
 from ..recorder import CREDENTIAL_PLACEHOLDERS, Exchange
 from .anchors import coverage_anchor
 from .baseline import KnownDeviation
@@ -184,7 +185,7 @@ def _tier_rank(run: RunData, tier: str) -> int:
 def _cut_note(run: RunData, coverages: tuple[OperationCoverage, ...]) -> str:
     """After the banner of a run the budget cut: so that a pass is read as the smaller proof
     it is, with the tier-2 rules no operation's test exercised."""
-    if not run.budget_cut or run.plan is None:
+    if not run.budget_cut or run.plan is None:  # (the second for the type checker)
         return ""
     reached: Counter[str] = Counter()
     for coverage in coverages:
@@ -194,13 +195,10 @@ def _cut_note(run: RunData, coverages: tuple[OperationCoverage, ...]) -> str:
     unexercised = (f"; tier-2 rules never exercised: {len(never)} ({', '.join(never)})"
                    if never else "")
     return (f" The request budget ({run.max_requests}) cut this run: "
-            f"{_examples(run.plan.examples)} per test ({run.examples_per_test} asked), "
+            f"{per_test(run.plan.examples)} ({run.examples_per_test} asked), "
             f"{len(run.plan.dropped)} tests left out{unexercised}; the Coverage section has the "
             "rest.")
 
-
-def _examples(count: int) -> str:
-    return f"{count} example" + ("" if count == 1 else "s")
 
 
 def _banner(run: RunData, totals: Totals) -> str:
@@ -235,15 +233,10 @@ def _overview(run: RunData, totals: Totals,
 
 def _budget_line(run: RunData) -> str:
     """What MAX_REQUESTS left of the run (contract_tests/budget.py's plan)."""
-    plan = run.plan
-    if run.max_requests is None or plan is None:
+    if run.plan is None:  # only a budget's run has one
         return "none (MAX_REQUESTS=N)" if not run.in_process else "none (in process)"
-    shape = (f"{_examples(plan.examples)} per test ({run.examples_per_test} asked), tier 1's "
-             f"boundary phase {'on' if plan.schema_coverage else 'off'}, "
-             f"{plan.stateful_runs} stateful run(s) of {plan.stateful_steps} steps, "
-             f"{len(plan.dropped)} tests left out; about {plan.estimate} requests planned")
     verdict = "cut the run to fit" if run.budget_cut else "the whole run fitted"
-    return f"{run.max_requests} requests: {verdict}: {shape}"
+    return f"{run.max_requests} requests: {verdict}: {run.plan.describe()}"
 
 
 def _file_lines(run: RunData, comparison: Comparison | None) -> tuple[tuple[str, str], ...]:
